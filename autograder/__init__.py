@@ -1,0 +1,1 @@
+"""autograder: release student notebooks from solutions and grade them in a sandbox."""
