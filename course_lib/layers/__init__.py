@@ -7,8 +7,9 @@ to the grader's sandbox on its own (see autograder/sandbox).
 from .attention import scaled_dot_product_attention
 from .feed_forward import FeedForward
 from .gpt_block import GPTBlock
+from .heads import merge_heads, split_heads
 from .masks import causal_mask, padding_mask
-from .multi_head_attention import MultiHeadAttention, merge_heads, split_heads
+from .multi_head_attention import MultiHeadAttention
 from .patch_embedding import PatchEmbedding, extract_patches
 from .positional_encoding import SinusoidalPositionEncoding, positional_encoding
 from .self_attention import SelfAttention

@@ -1,0 +1,114 @@
+"""The autograder's command line.
+
+python -m autograder release a1_attention
+python -m autograder grade a1_attention submitted/ --out build/grades/a1 --jobs 2
+python -m autograder validate assignments/a1_attention/a1_attention.ipynb
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.submissions import SubmissionsError
+
+
+def release(args):
+    from autograder.release import release_assignment
+
+    for name in args.assignment:
+        path = release_assignment(name, source_root=args.source, release_root=args.release)
+        print(f"released {name} -> {path}")
+
+
+def grade(args):
+    from autograder import pipeline, reports
+
+    rows = pipeline.grade(
+        args.assignment,
+        args.submissions,
+        args.out,
+        jobs=args.jobs,
+        force=args.force,
+        isolation=args.isolation,
+        progress=not args.quiet,
+    )
+    print(reports.summary_table(rows))
+    out = Path(args.out)
+    print(
+        f"\ngrades: {out / 'grades.csv'}\nper student: {out}/<student>/results.json, feedback.html"
+    )
+
+
+def validate(args):
+    from autograder import notebook as nb_mod
+
+    path = Path(args.notebook)
+    assignment = args.assignment or path.stem
+    released = Path(args.release) / assignment / f"{assignment}.ipynb"
+    try:
+        submission = nb_mod.read_notebook(path)
+    except nb_mod.NotebookError as err:
+        print(f"error: {err}")
+        return 1
+    problems = nb_mod.validate(submission, nb_mod.read_notebook(released), filename=path.name)
+    for note in submission.notes:
+        print(f"note: {note}")
+    for problem in problems:
+        print(f"problem: {problem.message}")
+    print(
+        "OK: every graded cell is in place."
+        if not problems
+        else f"{len(problems)} problem(s) found."
+    )
+    return 1 if problems else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="write student notebooks from solutions/ into assignments/")
+    p.add_argument("assignment", nargs="+")
+    p.add_argument(
+        "--source", default="solutions", help="solution notebooks root (default: %(default)s)"
+    )
+    p.add_argument(
+        "--release", default="assignments", help="released notebooks root (default: %(default)s)"
+    )
+    p.set_defaults(func=release)
+
+    p = sub.add_parser("grade", help="grade submissions in the sandbox")
+    p.add_argument("assignment")
+    p.add_argument("submissions", help="nbgrader submitted/ folder, or a folder of <student>.ipynb")
+    p.add_argument("--out", required=True, help="where grades.csv and per-student results go")
+    p.add_argument("--jobs", type=int, default=2, help="sandboxes at once (default: %(default)s)")
+    p.add_argument(
+        "--force", action="store_true", help="regrade everyone, replacing recorded grades"
+    )
+    p.add_argument(
+        "--isolation",
+        choices=("full", "none"),
+        default="full",
+        help="'none' only where namespaces are unavailable (default: %(default)s)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=grade)
+
+    p = sub.add_parser("validate", help="check a notebook before submitting it")
+    p.add_argument("notebook")
+    p.add_argument("--assignment", help="defaults to the notebook's file name")
+    p.add_argument(
+        "--release", default="assignments", help="released notebooks root (default: %(default)s)"
+    )
+    p.set_defaults(func=validate)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (SubmissionsError, KeyError, FileNotFoundError) as err:
+        print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2

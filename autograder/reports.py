@@ -1,0 +1,112 @@
+"""Outputs of a grading run: grades.csv, per-student results.json (Gradescope) and feedback.html.
+
+Every file is written atomically (a temporary file renamed into place), so a
+grader killed mid-run leaves either the old file or the new one, never half.
+"""
+
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+CSV_COLUMNS = ("student", "assignment", "score", "max_score", "percent", "status", "notes")
+
+
+def write_atomic(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def gradescope_results(result):
+    """The Gradescope results.json dictionary for one student's `StudentResult`."""
+    return {
+        "score": round(result.score, 4),
+        "execution_time": round(result.seconds, 2),
+        "output": result.general_feedback(),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": t.name,
+                "score": round(t.score, 4),
+                "max_score": round(t.max_score, 4),
+                "status": "passed" if t.score >= t.max_score - 1e-9 else "failed",
+                "output": t.output,
+                "visibility": "visible",
+            }
+            for t in result.tests
+        ],
+        "extra_data": {
+            "assignment": result.assignment,
+            "student": result.student,
+            "status": result.status,
+        },
+    }
+
+
+def write_student(out_dir, result):
+    """Writes OUT/<student>/results.json and feedback.html."""
+    folder = Path(out_dir) / result.student
+    write_atomic(folder / "feedback.html", feedback_html(result))
+    write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=1))
+
+
+def write_grades_csv(out_dir, rows):
+    """Writes OUT/grades.csv from `(student, assignment, score, max_score, status, notes)` dicts."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r["student"]):
+        percent = 100.0 * row["score"] / row["max_score"] if row["max_score"] else 0.0
+        writer.writerow(
+            {
+                **row,
+                "score": f"{row['score']:.2f}",
+                "max_score": f"{row['max_score']:.2f}",
+                "percent": f"{percent:.1f}",
+            }
+        )
+    write_atomic(Path(out_dir) / "grades.csv", buffer.getvalue())
+
+
+def feedback_html(result):
+    esc = html.escape
+    rows = "\n".join(
+        f'<tr class="{"pass" if t.score >= t.max_score - 1e-9 else "fail"}"><td>{esc(t.name)}</td>'
+        f"<td>{t.score:.2f} / {t.max_score:.2f}</td><td><pre>{esc(t.output)}</pre></td></tr>"
+        for t in result.tests
+    )
+    general = result.general_feedback()
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(result.assignment)}: {esc(result.student)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #ccc; padding: .4em; vertical-align: top; }}
+tr.pass td:nth-child(2) {{ color: #176f2c; }} tr.fail td:nth-child(2) {{ color: #a01c1c; font-weight: bold; }}
+pre {{ white-space: pre-wrap; margin: 0; }}
+</style></head><body>
+<h1>{esc(result.assignment)} &mdash; {esc(result.student)}</h1>
+<p><strong>Score: {result.score:.2f} / {result.max_score:.2f}</strong></p>
+{f"<pre>{esc(general)}</pre>" if general else ""}
+<table><tr><th>test</th><th>points</th><th>feedback</th></tr>
+{rows}
+</table></body></html>
+"""
+
+
+def summary_table(rows):
+    """A plain-text table of scores for the terminal."""
+    width = max([len("student")] + [len(r["student"]) for r in rows])
+    lines = [f"{'student':<{width}}  {'score':>13}  status", "-" * (width + 25)]
+    for r in sorted(rows, key=lambda r: r["student"]):
+        lines.append(
+            f"{r['student']:<{width}}  {r['score']:6.2f} / {r['max_score']:<5.2f}  {r['status']}"
+        )
+    return "\n".join(lines)
