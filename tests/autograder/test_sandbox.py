@@ -1,0 +1,585 @@
+"""The sandbox contains real attacks, and an honest job in the same batch is unaffected.
+
+One zygote (2 slots) serves the whole module. Every attack runs in a ``run_many`` batch next
+to an honest job whose arrays must equal those of the honest job run alone; afterwards no
+process of the sandbox uids may remain.
+"""
+
+import os
+import socket
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Zygote, write_job
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the sandbox needs Linux"
+)
+B, T, S, D = 2, 5, 6, 8
+TOL = 1e-5
+
+HONEST_SOURCE = textwrap.dedent(
+    """
+    import keras
+    from keras import ops
+
+    def scaled_dot_product_attention(q, k, v, mask=None):
+        scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) / ops.sqrt(float(k.shape[-1]))
+        if mask is not None:
+            scores = ops.where(mask, scores, -1e9)
+        weights = ops.softmax(scores, axis=-1)
+        return ops.matmul(weights, v), weights
+
+    class TwoLayer(keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.dense1 = keras.layers.Dense(units, activation="relu", name="dense1")
+            self.blocks = [keras.layers.Dense(units, name=f"block_{i}") for i in range(2)]
+
+        def call(self, x):
+            h = self.dense1(x)
+            for block in self.blocks:
+                h = block(h)
+            return h
+
+    def draw(x):
+        return keras.random.normal((5,))
+
+    answer_q1 = {"b", "D"}
+    answer_q2 = 0.25
+    """
+)
+HONEST_CALLS = [
+    {
+        "id": "sdpa",
+        "kind": "function",
+        "name": "scaled_dot_product_attention",
+        "args": [{"array": "q"}, {"array": "k"}, {"array": "v"}],
+        "kwargs": {"mask": {"array": "m"}},
+    },
+    {
+        "id": "net",
+        "kind": "construct",
+        "name": "TwoLayer",
+        "kwargs": {"units": 4},
+        "build": {"args": [{"array": "x"}]},
+        "weights": {"dense1": ["w1", "b1"], "blocks.0": ["w2", "b2"], "blocks.1": ["w3", "b3"]},
+    },
+    {"id": "net_out", "kind": "call", "object": "net", "args": [{"array": "x"}]},
+    {
+        "id": "grad",
+        "kind": "grad",
+        "name": "scaled_dot_product_attention",
+        "args": [{"array": "q"}, {"array": "k"}, {"array": "v"}],
+        "kwargs": {"mask": {"array": "m"}},
+        "wrt": [0, 2],
+    },
+    {"id": "ans_q1", "kind": "value", "name": "answer_q1"},
+    {"id": "ans_q2", "kind": "value", "name": "answer_q2"},
+    {"id": "units", "kind": "attribute", "object": "net", "path": "units"},
+    {"id": "draw", "kind": "function", "name": "draw", "args": [{"array": "x"}]},
+]
+
+
+def _honest_inputs(rng):
+    mask = rng.random((B, T, S)) > 0.4
+    mask[..., 0] = True  # every query attends to at least one key
+    f32 = {
+        "q": rng.normal(size=(B, T, D)),
+        "k": rng.normal(size=(B, S, D)),
+        "v": rng.normal(size=(B, S, D)),
+        "x": rng.normal(size=(3, 5)),
+        "w1": rng.normal(size=(5, 4)),
+        "b1": rng.normal(size=4),
+        "w2": rng.normal(size=(4, 4)),
+        "b2": rng.normal(size=4),
+        "w3": rng.normal(size=(4, 4)),
+        "b3": rng.normal(size=4),
+    }
+    inputs = {k: v.astype(np.float32) for k, v in f32.items()}
+    inputs["m"] = mask
+    return inputs
+
+
+def _sdpa_reference(q, k, v, m):
+    """float64 attention and the gradients of sum(output) w.r.t. q and v."""
+    q, k, v = (a.astype(np.float64) for a in (q, k, v))
+    scores = np.where(m, q @ k.transpose(0, 2, 1) / np.sqrt(D), -1e9)
+    p = np.exp(scores - scores.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    c = v.sum(-1)  # (B, S): d sum(out) / d p
+    dscores = p * (c[:, None, :] - (p * c[:, None, :]).sum(-1, keepdims=True))
+    grad_q = dscores @ k / np.sqrt(D)
+    grad_v = np.broadcast_to(p.sum(1)[..., None], v.shape)
+    return p @ v, p, grad_q, grad_v
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with Zygote(jobs=2) as z:
+        assert z.isolation_missing == [], z.warning
+        yield z
+
+
+@pytest.fixture(scope="module")
+def honest(zygote, tmp_path_factory):
+    """Inputs of the honest job and its arrays when run alone."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    print(f"honest job seed = {seed}")
+    inputs = _honest_inputs(np.random.default_rng(seed))
+    root = tmp_path_factory.mktemp("honest")
+    result = zygote.run(_write_honest(root / "alone", inputs))
+    assert result.status == "ok", (result.errors, result.stderr)
+    return inputs, result.arrays
+
+
+def _write_honest(job_dir, inputs, **kwargs):
+    return write_job(
+        job_dir, source=HONEST_SOURCE, calls=HONEST_CALLS, inputs=inputs, seed=7, **kwargs
+    )
+
+
+def _sandbox_processes(zygote):
+    uids = {str(u) for u in zygote.uids}
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                real_uid = next(x.split()[1] for x in f if x.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if real_uid in uids:
+            found.append(pid)
+    return found
+
+
+def _run_attack(zygote, honest, tmp_path, source, calls, **kwargs):
+    """Run an attack next to an honest job; check the honest one and that nothing is left."""
+    inputs, expected = honest
+    kwargs.setdefault("inputs", {"x": np.arange(1, 5, dtype=np.float32)})
+    attack = write_job(tmp_path / "attack", source=textwrap.dedent(source), calls=calls, **kwargs)
+    honest_dir = _write_honest(tmp_path / "honest", inputs)
+    done = []
+    attack_result, honest_result = zygote.run_many([attack, honest_dir], on_done=done.append)
+    assert sorted(r.job_dir for r in done) == sorted([str(attack), str(honest_dir)])
+    assert honest_result.status == "ok" and honest_result.errors == {}
+    assert set(honest_result.arrays) == set(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(honest_result.arrays[key], value, err_msg=key)
+    assert _sandbox_processes(zygote) == []
+    return attack_result
+
+
+def _fn(call_id, name=None, **kwargs):
+    return {"id": call_id, "kind": "function", "name": name or call_id,
+            "args": [{"array": "x"}], **kwargs}  # fmt: skip
+
+
+def test_call_kinds_give_correct_numbers(honest):
+    """Do function, construct, call, grad, value and attribute calls return the right numbers?"""
+    inputs, arrays = honest
+    out, weights, grad_q, grad_v = _sdpa_reference(*(inputs[n] for n in "qkvm"))
+    np.testing.assert_allclose(arrays["sdpa.0"], out, atol=TOL, rtol=TOL)
+    np.testing.assert_allclose(arrays["sdpa.1"], weights, atol=TOL, rtol=TOL)
+    np.testing.assert_allclose(arrays["grad.0"], grad_q, atol=2 * TOL, rtol=2 * TOL)
+    np.testing.assert_allclose(arrays["grad.2"], grad_v, atol=2 * TOL, rtol=2 * TOL)
+    w = {n: inputs[n].astype(np.float64) for n in ("x", "w1", "b1", "w2", "b2", "w3", "b3")}
+    hidden = np.maximum(w["x"] @ w["w1"] + w["b1"], 0)
+    net = (hidden @ w["w2"] + w["b2"]) @ w["w3"] + w["b3"]
+    np.testing.assert_allclose(arrays["net_out"], net, atol=TOL, rtol=TOL)
+    np.testing.assert_array_equal(arrays["ans_q1"], [ord("B"), ord("D")])
+    assert arrays["ans_q1"].dtype == np.uint8
+    assert arrays["ans_q2"] == 0.25 and arrays["units"] == 4
+    assert "net" not in arrays  # a construct's build output is not saved unless asked
+
+
+def test_seed_makes_runs_reproducible(zygote, honest, tmp_path):
+    """Does the job seed fix the submission's random draws (and a different seed change them)?"""
+    inputs, arrays = honest
+    other = write_job(tmp_path / "s", source=HONEST_SOURCE, calls=[_fn("draw")],
+                      inputs=inputs, seed=8)  # fmt: skip
+    result = zygote.run(other)
+    assert result.status == "ok"
+    assert arrays["draw"].shape == (5,)
+    assert not np.array_equal(result.arrays["draw"], arrays["draw"])
+
+
+def test_sys_exit_is_a_clean_failure(zygote, honest, tmp_path):
+    """Does sys.exit at module level or in a call fail only what it touches?"""
+    source = """
+        import sys
+        def double(x):
+            return x * 2
+        def quit(x):
+            sys.exit(3)
+        sys.exit(0)
+        def never(x):
+            return x
+    """
+    calls = [_fn("double"), _fn("quit"), _fn("never"), _fn("double_again", "double")]
+    result = _run_attack(zygote, honest, tmp_path, source, calls)
+    assert result.status == "ok"
+    assert "SystemExit: 0" in result.errors["__source__"]
+    assert "SystemExit: 3" in result.errors["quit"]
+    assert "not defined" in result.errors["never"]
+    np.testing.assert_array_equal(result.arrays["double_again"], [2, 4, 6, 8])
+
+
+def test_os_exit_keeps_earlier_calls(zygote, honest, tmp_path):
+    """Does os._exit in call 2 crash the job cleanly while keeping call 1's result?"""
+    source = """
+        import os
+        def double(x):
+            return x * 2
+        def leave(x):
+            os._exit(3)
+    """
+    calls = [_fn("double"), _fn("leave"), _fn("after", "double")]
+    result = _run_attack(zygote, honest, tmp_path, source, calls)
+    assert result.status == "crashed" and "code 3" in result.exit_detail
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+    assert "sandbox stopped" in result.errors["leave"]
+    assert "sandbox stopped" in result.errors["after"]
+
+
+def test_infinite_loop_ignoring_signals_times_out(zygote, honest, tmp_path):
+    """Is a loop that ignores SIGTERM, SIGINT and SIGALRM killed at the wall limit?"""
+    source = """
+        import signal
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+            signal.signal(sig, signal.SIG_IGN)
+        def double(x):
+            return x * 2
+        def spin(x):
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                pass
+    """
+    calls = [_fn("double"), _fn("spin"), _fn("after", "double")]
+    result = _run_attack(zygote, honest, tmp_path, source, calls, limits={"wall_seconds": 3})
+    assert result.status == "timeout" and "wall-clock limit" in result.exit_detail
+    assert 3 <= result.wall_seconds < 10
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+    assert "sandbox stopped" in result.errors["spin"]
+
+
+@pytest.mark.slow
+def test_cpu_limit_stops_a_spinner_ignoring_sigxcpu(zygote, honest, tmp_path):
+    """Is a job that ignores SIGXCPU stopped at the CPU limit and reported as a timeout?"""
+    source = """
+        import signal
+        def spin(x):
+            signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                pass
+    """
+    limits = {"wall_seconds": 30, "cpu_seconds": 1}
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("spin")], limits=limits)
+    assert result.status == "timeout" and "CPU time limit" in result.exit_detail
+    assert result.wall_seconds < 30
+
+
+def test_soft_call_limit_lets_later_calls_run(zygote, honest, tmp_path):
+    """Does a per-call soft limit stop one slow call and let the next ones run?"""
+    source = """
+        def spin(x):
+            while True:
+                pass
+        def double(x):
+            return x * 2
+    """
+    limits = {"wall_seconds": 20, "call_seconds": 1}
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("spin"), _fn("double")],
+                         limits=limits)  # fmt: skip
+    assert result.status == "ok"
+    assert "CallTimeout" in result.errors["spin"]
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+
+
+def test_memory_bomb_is_contained(zygote, honest, tmp_path):
+    """Does a submission that allocates without bound hit the address-space limit?"""
+    source = """
+        import numpy as np
+        def hog(x):
+            chunks = []
+            while True:
+                chunks.append(bytearray(64 << 20))
+        def huge(x):
+            return np.ones((1 << 20, 1 << 20))
+        def double(x):
+            return x * 2
+    """
+    calls = [_fn("hog"), _fn("huge"), _fn("double")]
+    result = _run_attack(zygote, honest, tmp_path, source, calls,
+                         limits={"memory_bytes": 3 << 30})  # fmt: skip
+    assert result.status == "memory"
+    assert "MemoryError" in result.errors["hog"] and "MemoryError" in result.errors["huge"]
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+
+
+@pytest.mark.slow
+def test_fork_bomb_is_contained(zygote, honest, tmp_path):
+    """Is a fork bomb capped by RLIMIT_NPROC and every fork killed at the wall limit?"""
+    source = """
+        import os
+        def bomb(x):
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+    """
+    limits = {"wall_seconds": 4, "nproc": 32}
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("bomb")], limits=limits)
+    assert result.status == "timeout"
+
+
+def _host_processes_with(token: str) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if token.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_daemons_do_not_survive(zygote, honest, tmp_path, rng):
+    """Are setsid'd and double-forked daemons, alive when the job ends, gone afterwards?"""
+    token = f"{4000 + rng.integers(1000)}.{rng.integers(10**6):06d}"
+    source = f"""
+        import os, time
+        def spawn(x):
+            r, w = os.pipe()
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.write(w, f"{{os.getpid()}}\\n".encode())
+                    os.execv("/bin/sleep", ["sleep", "{token}"])
+                os._exit(0)
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["sleep", "{token}"])
+            daemon = int(os.read(r, 100).split()[0])
+            time.sleep(0.3)
+            with open(f"/proc/{{daemon}}/cmdline", "rb") as f:
+                return [b"{token}" in f.read(), os.getsid(daemon) != os.getsid(0)]
+    """
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("spawn")])
+    assert result.status == "ok", result.errors
+    assert result.arrays["spawn.0"] and result.arrays["spawn.1"]  # alive, in its own session
+    assert _host_processes_with(token) == []
+
+
+def test_huge_stdout_is_capped(zygote, honest, tmp_path):
+    """Is 20 MB of stdout and stderr cut to the cap with a truncation marker?"""
+    source = """
+        import sys
+        def shout(x):
+            for _ in range(20000):
+                print("y" * 1000)
+                sys.stderr.write("z" * 1000)
+            return x
+    """
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("shout")])
+    assert result.status == "ok"
+    for text in (result.stdout, result.stderr):
+        assert len(text) < (64 << 10) + 100
+        assert "[truncated" in text
+    np.testing.assert_array_equal(result.arrays["shout"], [1, 2, 3, 4])
+    assert os.path.getsize(tmp_path / "attack" / "out" / "stdout.txt") < (64 << 10) + 100
+
+
+def test_filling_the_disk_is_bounded(zygote, honest, tmp_path):
+    """Are writes bounded by the tmpfs sizes, and does nothing outside the jail grow?"""
+    outside = ["/var/tmp/sandbox-fill", "/work/sandbox-fill", "fill-in-job", "/etc/fill"]
+    source = f"""
+        import os
+        import numpy as np
+        def fill(x):
+            sizes = []
+            for target in ["/tmp/fill", "out/fill", "/dev/shm/fill", *{outside!r}]:
+                n = 0
+                try:
+                    with open(target, "wb") as f:
+                        for _ in range(64):
+                            f.write(b"\\0" * (1 << 20))
+                            n += 1
+                except OSError:
+                    pass
+                sizes.append(n)
+            os.remove("out/fill")
+            return np.array(sizes)
+    """
+    limits = {"tmp_bytes": 8 << 20, "result_bytes": 4 << 20}
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("fill")], limits=limits)
+    assert result.status == "ok", result.errors
+    tmp_mib, out_mib, shm_mib, *rest = result.arrays["fill"]
+    assert tmp_mib <= 8 and out_mib <= 10 and shm_mib <= 16
+    assert list(rest) == [0, 0, 0, 0]
+    for path in outside:
+        assert not os.path.exists(path if path.startswith("/") else tmp_path / "attack" / path)
+    out_files = list((tmp_path / "attack" / "out").iterdir())
+    assert sum(f.stat().st_size for f in out_files) < 1 << 20
+
+
+def test_network_is_unreachable(zygote, honest, tmp_path):
+    """Can a submission reach neither a listener on the host's loopback nor an outside IP?"""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    source = f"""
+        import socket
+        def connect(x):
+            reached = []
+            for address in [("127.0.0.1", {port}), ("1.1.1.1", 80), ("8.8.8.8", 53)]:
+                try:
+                    socket.create_connection(address, timeout=2).close()
+                    reached.append(1)
+                except OSError:
+                    reached.append(0)
+            return reached
+    """
+    with listener:
+        result = _run_attack(zygote, honest, tmp_path, source, [_fn("connect")])
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert result.status == "ok"
+    assert [int(result.arrays[f"connect.{i}"]) for i in range(3)] == [0, 0, 0]
+
+
+@pytest.fixture
+def secret_dir():
+    """A world-readable secret outside every default-hidden path (/tmp is one)."""
+    path = tempfile.mkdtemp(prefix="sandbox-secret-", dir="/var/lib")
+    os.chmod(path, 0o755)
+    with open(os.path.join(path, "answers.txt"), "w") as f:
+        f.write("42")
+    os.chmod(os.path.join(path, "answers.txt"), 0o644)
+    yield path
+    os.remove(os.path.join(path, "answers.txt"))
+    os.rmdir(path)
+
+
+def test_hidden_paths_and_reference_are_unreachable(zygote, honest, tmp_path, secret_dir):
+    """Are hidden dirs, solutions/, course_lib and other jobs invisible, and writes refused?"""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    source = f"""
+        import importlib, os
+        def can(fn):
+            try:
+                fn()
+                return 1
+            except Exception:
+                return 0
+        def probe(x):
+            return [
+                can(lambda: open("{secret_dir}/answers.txt").read()),
+                can(lambda: os.listdir("{repo}/solutions")),
+                can(lambda: open("{repo}/course_lib/__init__.py").read()),
+                can(lambda: importlib.import_module("course" + "_lib")),
+                can(lambda: importlib.import_module("autograder.suites")),
+                can(lambda: os.listdir("{tmp_path}/honest")),
+                can(lambda: open("/root/.bashrc").read()),
+                can(lambda: open("{repo}/pyproject.toml", "a")),
+                can(lambda: open("written-in-job-dir", "w")),
+            ]
+    """
+    calls = [_fn("probe")]
+    control = write_job(tmp_path / "control", source=textwrap.dedent(source), calls=calls,
+                        inputs={"x": np.ones(1)})  # fmt: skip
+    result = _run_attack(zygote, honest, tmp_path, source, calls, hide=[secret_dir])
+    assert result.status == "ok", result.errors
+    flags = [int(result.arrays[f"probe.{i}"]) for i in range(9)]
+    assert flags == [0] * 9
+    assert not (tmp_path / "attack" / "written-in-job-dir").exists()
+    # Control: without `hide` the same submission reads the secret (the test can fail).
+    control_result = zygote.run(control)
+    assert int(control_result.arrays["probe.0"]) == 1
+
+
+def test_forged_pickle_result_is_rejected(zygote, honest, tmp_path):
+    """Is a result.npz forged with a pickle payload rejected without unpickling it?"""
+    marker = tmp_path / "pwned"
+    source = f"""
+        import os
+        import numpy as np
+        class Boom:
+            def __reduce__(self):
+                return (open, ({str(marker)!r}, "w"))
+        def forge(x):
+            np.savez("out/result.npz", forge=np.ones(4), evil=np.array([Boom()], dtype=object))
+            os._exit(0)
+    """
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("forge")])
+    assert result.arrays == {}
+    assert "rejected" in result.errors["__result__"] and "object" in result.errors["__result__"]
+    assert not marker.exists()
+
+
+def test_inject_replaces_student_definition(zygote, honest, tmp_path):
+    """Does inject swap a buggy student helper for the reference, and site stay curated?"""
+    (tmp_path / "ref.py").write_text("def helper(x):\n    return x * 3\n")
+    (tmp_path / "init.py").write_text("")
+    source = """
+        import importlib
+        def helper(x):
+            return x * 0
+        def scaled(x):
+            return helper(x) + 1
+        def other(x):
+            importlib.import_module("course_lib.layers")
+            return x
+    """
+    calls = [_fn("scaled"), _fn("ref", "site:course_lib.ref:helper"), _fn("other")]
+    site = {
+        "course_lib/__init__.py": tmp_path / "init.py",
+        "course_lib/ref.py": tmp_path / "ref.py",
+    }
+    result = _run_attack(zygote, honest, tmp_path, source, calls, site=site,
+                         inject={"helper": "course_lib.ref:helper"})  # fmt: skip
+    np.testing.assert_array_equal(result.arrays["scaled"], [4, 7, 10, 13])
+    np.testing.assert_array_equal(result.arrays["ref"], [3, 6, 9, 12])
+    assert "No module named 'course_lib.layers'" in result.errors["other"]
+
+
+def test_forbid_blocks_apis_through_aliases(zygote, honest, tmp_path):
+    """Do forbidden keras APIs raise with their name, through tf.keras and keras.src aliases?"""
+    source = """
+        import keras
+        import tensorflow as tf
+        def mha(x):
+            return keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
+        def tf_mha(x):
+            return tf.keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
+        def dpa(x):
+            return keras.ops.dot_product_attention(x, x, x)
+        def src_dpa(x):
+            from keras.src.ops import nn
+            return nn.dot_product_attention(x, x, x)
+        def own(x):
+            return keras.ops.softmax(x)
+    """
+    calls = [_fn(n) for n in ("mha", "tf_mha", "dpa", "src_dpa", "own")]
+    x = np.random.default_rng(0).normal(size=(1, 3, 2, 4)).astype(np.float32)
+    forbid = ["keras.layers.MultiHeadAttention", "keras.ops.dot_product_attention"]
+    result = _run_attack(zygote, honest, tmp_path, source, calls, inputs={"x": x}, forbid=forbid)
+    for call_id, name in [("mha", forbid[0]), ("tf_mha", forbid[0]), ("dpa", forbid[1]),
+                          ("src_dpa", forbid[1])]:  # fmt: skip
+        assert "ForbiddenAPIError" in result.errors[call_id], result.errors[call_id]
+        assert f"{name} is not allowed" in result.errors[call_id]
+    assert "own" in result.arrays
+    assert set(result.errors["__forbidden__"].split(", ")) == set(forbid)
+    # Control: without forbid the same call works.
+    control = write_job(tmp_path / "control", source=textwrap.dedent(source),
+                        calls=[_fn("dpa")], inputs={"x": x})  # fmt: skip
+    assert zygote.run(control).arrays["dpa"].shape == x.shape

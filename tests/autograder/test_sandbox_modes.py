@@ -1,0 +1,79 @@
+"""The zygote's start-up saving, and the degraded mode where namespaces are refused."""
+
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Zygote, write_job
+
+SOURCE = textwrap.dedent(
+    """
+    import signal
+    from keras import ops
+
+    def softmax(x):
+        return ops.softmax(x, axis=-1)
+
+    def spin(x):
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        while True:
+            pass
+    """
+)
+
+
+def _softmax64(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _job(path, x, calls=("softmax",), **kwargs):
+    calls = [{"id": c, "kind": "function", "name": c, "args": [{"array": "x"}]} for c in calls]
+    return write_job(path, source=SOURCE, calls=calls, inputs={"x": x}, **kwargs)
+
+
+@pytest.mark.slow
+def test_zygote_fork_beats_cold_start(tmp_path, rng):
+    """Is a job forked from the zygote far cheaper than a cold `import tensorflow`?"""
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True)
+    cold = time.monotonic() - start
+    x = rng.normal(size=(3, 7)).astype(np.float32)
+    per_job = []
+    with Zygote(jobs=1) as z:
+        for i in range(5):
+            job = _job(tmp_path / f"j{i}", x)
+            start = time.monotonic()
+            result = z.run(job)
+            per_job.append(time.monotonic() - start)
+            np.testing.assert_allclose(result.arrays["softmax"], _softmax64(x), atol=1e-6)
+    median = statistics.median(per_job)
+    print(f"cold import tensorflow: {cold:.2f} s; zygote start-up {z.import_seconds:.2f} s; "
+          f"per job (parent round trip, median of 5): {median:.3f} s")  # fmt: skip
+    assert median < cold / 4
+
+
+def test_degraded_mode_runs_and_says_what_is_missing(tmp_path, rng, monkeypatch):
+    """When unshare is refused, do jobs still run, time out, and list the missing isolation?"""
+    monkeypatch.setenv("AUTOGRADER_SANDBOX_DENY_UNSHARE", "1")
+    x = rng.normal(size=(2, 5)).astype(np.float32)
+    with Zygote(jobs=2) as z:
+        assert "pid_namespace" in z.warning and "network_namespace" in z.warning
+        honest = _job(tmp_path / "honest", x)
+        spinning = _job(tmp_path / "spin", x, calls=("softmax", "spin"),
+                        limits={"wall_seconds": 2})  # fmt: skip
+        ok, timed_out = z.run_many([honest, spinning])
+    assert ok.status == "ok", (ok.errors, ok.stderr)
+    np.testing.assert_allclose(ok.arrays["softmax"], _softmax64(x), atol=1e-6)
+    missing = " ".join(ok.isolation_missing)
+    assert "Operation not permitted" in missing
+    for name in ("pid_namespace", "network_namespace", "mount_namespace", "out_tmpfs"):
+        assert name in missing
+    assert not any("namespace" in a for a in ok.isolation_applied)
+    assert timed_out.status == "timeout"
+    np.testing.assert_allclose(timed_out.arrays["softmax"], _softmax64(x), atol=1e-6)
