@@ -58,9 +58,16 @@ def test_grade_a1_class_outputs_and_resume(tmp_path, capsys):
     root, out = _class(tmp_path), tmp_path / "out"
     rows = {r["student"]: r for r in pipeline.grade(A1, root, out, jobs=2, progress=False)}
     assert rows["ref"]["score"] == pytest.approx(20.0)
-    assert rows["stub"]["score"] == 0.0 and rows["empty"]["score"] == 0.0 and rows["broken"]["score"] == 0.0
+    assert (
+        rows["stub"]["score"] == 0.0
+        and rows["empty"]["score"] == 0.0
+        and rows["broken"]["score"] == 0.0
+    )
     assert rows["empty"]["status"] == "no notebook"
-    assert rows["broken"]["status"] == "unreadable" and "not valid notebook JSON" in rows["broken"]["notes"]
+    assert (
+        rows["broken"]["status"] == "unreadable"
+        and "not valid notebook JSON" in rows["broken"]["notes"]
+    )
 
     with open(out / "grades.csv") as handle:
         table = list(csv.DictReader(handle))

@@ -1,0 +1,248 @@
+"""Release (solutions/ -> assignments/) and the nbgrader round trip."""
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.notebook import grade_id, is_grade, is_solution, nbgrader_meta
+from autograder.release import (
+    ReleaseError,
+    notebook_text,
+    release_assignment,
+    release_cell,
+    release_notebook,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = Path(__file__).parent / "files"
+ASSIGNMENTS = {
+    "a1_attention": (
+        20,
+        ["scaled_dot_product_attention", "causal_mask", "padding_mask", "SelfAttention"],
+    ),  # fmt: skip
+    "a2_transformer": (
+        30,
+        [
+            "split_heads",
+            "merge_heads",
+            "MultiHeadAttention",
+            "positional_encoding",
+            "FeedForward",
+            "TransformerEncoderBlock",
+        ],
+    ),  # fmt: skip
+}
+# One distinctive line of each solution: none may appear in a released notebook.
+SOLUTION_LINES = {
+    "a1_attention": [
+        "logits = ops.matmul(query, ops.swapaxes(key, -1, -2)) / ops.sqrt(d_k)  # (..., Tq, Tk)",
+        "return ops.greater_equal(positions[:, None], positions[None, :])",
+        "return ops.not_equal(ops.convert_to_tensor(token_ids), pad_id)[:, None, :]",
+        'self.query_dense = keras.layers.Dense(key_dim, name="query_dense")',
+        'answer_cost = {"A", "B", "D"}',
+        "assert answer_masking == ",
+    ],
+    "a2_transformer": [
+        "x = ops.reshape(x, (batch, length, num_heads, -1))  # (B, T, H, Dh)",
+        "return ops.reshape(x, (shape[0], shape[1], shape[2] * shape[3]))",
+        'self.wq = keras.layers.Dense(d_model, name="wq")',
+        "table[:, 0::2] = np.sin(angles)",
+        "return self.dense2(self.dropout(self.dense1(x), training=training))",
+        "x = self.norm1(x + self.drop1(attended, training=training))",
+        'answer_positions = {"A", "C"}',
+        "assert answer_padding == ",
+    ],
+}
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT / "tools/build_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_release_matches_the_golden_fixture():
+    """Do solution regions, answers, markdown answers and hidden tests release as committed?"""
+    source = nbformat.read(FILES / "release_source.ipynb", as_version=nbformat.NO_CONVERT)
+    expected = (FILES / "release_expected.ipynb").read_text(encoding="utf-8")
+    assert notebook_text(release_notebook(source)) == expected
+
+
+def test_release_keeps_signatures_and_indents_stubs():
+    source = nbformat.read(FILES / "release_source.ipynb", as_version=nbformat.NO_CONVERT)
+    counter = release_cell(next(c for c in source.cells if grade_id(c) == "Counter"))
+    assert counter.source.splitlines()[:4] == [
+        "class Counter:",
+        "    def __init__(self, start):",
+        "        # YOUR CODE HERE",
+        "        raise NotImplementedError()",
+    ]
+    assert counter.metadata["nbgrader"] == source.cells[4].metadata["nbgrader"]
+
+
+def test_release_assignment_is_deterministic(tmp_path):
+    """Does releasing twice write identical bytes, and return the path written?"""
+    first = release_assignment(
+        "a1_attention", source_root=ROOT / "solutions", release_root=tmp_path
+    )
+    assert first == tmp_path / "a1_attention" / "a1_attention.ipynb"
+    data = first.read_bytes()
+    again = release_assignment(
+        "a1_attention", source_root=ROOT / "solutions", release_root=tmp_path
+    )
+    assert again.read_bytes() == data
+
+
+def test_release_of_an_unknown_assignment_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is 'a9_nothing' an assignment"):
+        release_assignment("a9_nothing", source_root=tmp_path, release_root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "source, metadata, match",
+    [
+        ("### BEGIN SOLUTION\nx = 1", {"solution": True}, "without"),
+        ("x = 1\n### END SOLUTION", {"solution": True}, "without"),
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", {}, "not marked as a solution"),
+        ("### BEGIN HIDDEN TESTS\nassert 1\n### END HIDDEN TESTS", {}, "not marked as a grade"),
+    ],
+)
+def test_release_refuses_broken_markers(source, metadata, match):
+    cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": metadata} if metadata else {})
+    with pytest.raises(ReleaseError, match=match):
+        release_cell(cell)
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_released_notebooks_are_up_to_date(name, tmp_path):
+    """Is the committed assignments/ exactly what release makes from solutions/ now?"""
+    fresh = release_assignment(name, source_root=ROOT / "solutions", release_root=tmp_path)
+    committed = ROOT / "assignments" / name / f"{name}.ipynb"
+    assert committed.is_file(), f"{committed} is missing: run `python -m autograder release {name}`"
+    assert fresh.read_bytes() == committed.read_bytes(), (
+        f"Released notebooks are out of date: run `python -m autograder release {name}`"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_solution_notebooks_match_their_text_sources(name):
+    """Were the solutions rebuilt after their tools/notebook_sources text was edited?"""
+    builder = _builder()
+    text = (ROOT / "tools" / "notebook_sources" / f"{name}.txt").read_text(encoding="utf-8")
+    committed = (ROOT / "solutions" / name / f"{name}.ipynb").read_text(encoding="utf-8")
+    assert nbformat.writes(builder.parse_source(text)) + "\n" == committed, (
+        f"solutions/{name} is out of date: run `python tools/build_notebooks.py {name}` "
+        f"and `python -m autograder release {name}`"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_released_notebooks_hold_no_solution(name):
+    text = (ROOT / "assignments" / name / f"{name}.ipynb").read_text(encoding="utf-8")
+    assert not re.search(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", text)
+    solution = (ROOT / "solutions" / name / f"{name}.ipynb").read_text(encoding="utf-8")
+    for line in SOLUTION_LINES[name]:
+        assert line.replace('"', '\\"') in solution, f"stale distinctive line: {line}"
+        assert line.replace('"', '\\"') not in text, f"solution code released: {line}"
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_graded_cells_ids_and_points(name):
+    """Does each unit have a solution cell and a `test_<unit>` cell, with the stated total?"""
+    total, units = ASSIGNMENTS[name]
+    nb = nbformat.read(ROOT / "assignments" / name / f"{name}.ipynb", as_version=4)
+    solutions = [grade_id(c) for c in nb.cells if is_solution(c)]
+    tests = {grade_id(c): nbgrader_meta(c)["points"] for c in nb.cells if is_grade(c)}
+    answers = [s for s in solutions if s.startswith("answer_")]
+    assert solutions == units + answers and len(answers) == 3
+    assert set(tests) == {f"test_{unit}" for unit in solutions}
+    assert all(tests[f"test_{a}"] == 1 for a in answers)
+    assert sum(tests.values()) == total
+    intro = nb.cells[0].source
+    assert f"({total} points in all)" in intro
+    for unit in units:
+        assert re.search(rf"\| `{unit}\(.*\| {tests['test_' + unit]} \|", intro), unit
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if meta:
+            assert meta["schema_version"] == 3 and meta["grade_id"] == cell.id
+    for gid in answers:
+        assert next(c for c in nb.cells if grade_id(c) == gid).source.startswith(f"{gid} = set()")
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_notebooks_do_not_import_course_lib(name):
+    for root in ("solutions", "assignments"):
+        text = (ROOT / root / name / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert not re.search(r"(import|from) course_lib", text)
+
+
+# --- nbgrader round trip (slow) -------------------------------------------------------------
+
+
+def _nbgrader(course, *args):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    db = f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}"
+    command = [sys.executable, "-m", "nbgrader", *args, "--force", db]
+    done = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A temporary course directory with our nbgrader_config.py and the a1 source."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / "a1_attention", course / "solutions" / "a1_attention")
+    return course
+
+
+@pytest.mark.slow
+def test_nbgrader_generate_assignment_agrees_with_our_release(course):
+    """Does nbgrader's own release give the same cells as ours (sources compared)?"""
+    _nbgrader(course, "generate_assignment", "a1_attention")
+    theirs = nbformat.read(course / "assignments/a1_attention/a1_attention.ipynb", as_version=4)
+    ours = nbformat.read(ROOT / "assignments/a1_attention/a1_attention.ipynb", as_version=4)
+    assert [c.cell_type for c in theirs.cells] == [c.cell_type for c in ours.cells]
+    for mine, other in zip(ours.cells, theirs.cells, strict=True):
+        assert grade_id(mine) == grade_id(other)
+        if (grade_id(mine) or "").startswith("answer_"):
+            # nbgrader stubs every solution cell with NotImplementedError; ours keep set().
+            assert other.source == "# YOUR CODE HERE\nraise NotImplementedError()"
+        else:
+            assert mine.source == other.source, grade_id(mine)
+    text = (course / "assignments/a1_attention/a1_attention.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+
+
+@pytest.mark.slow
+def test_nbgrader_autograde_gives_the_solution_full_marks(course):
+    """Does nbgrader give 20/20 even when TensorFlow's first op runs inside a test cell?
+
+    The setup cell's warm-up op is removed from the submission, so the cuInit
+    message would land on stderr of the first test cell (scored 0 without our config).
+    """
+    if not (course / "assignments").exists():
+        _nbgrader(course, "generate_assignment", "a1_attention")
+    submitted = course / "submitted" / "alice" / "a1_attention"
+    submitted.mkdir(parents=True)
+    nb = nbformat.read(course / "solutions/a1_attention/a1_attention.ipynb", as_version=4)
+    assert "_ = ops.zeros(1)" in nb.cells[1].source
+    nb.cells[1].source = nb.cells[1].source.replace("_ = ops.zeros(1)", "pass")
+    nbformat.write(nb, submitted / "a1_attention.ipynb")
+    _nbgrader(course, "autograde", "a1_attention", "--create")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission("a1_attention", "alice")
+        assert (submission.score, submission.max_score) == (20.0, 20.0)

@@ -1,0 +1,81 @@
+"""The a1/a2 notebooks run top to bottom in a real kernel (nbclient)."""
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = ["a1_attention", "a2_transformer"]
+
+
+def _run(path, tmp_path, *, allow_errors):
+    """Executes a copy of the notebook with the venv's python3 kernel; returns (nb, seconds)."""
+    from nbclient import NotebookClient
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    # "python" in the kernelspec argv is replaced by sys.executable: the venv's interpreter.
+    assert spec.argv[0] in ("python", "python3", sys.executable), spec.argv
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+def _errors(nb):
+    return [
+        (cell.metadata.get("nbgrader", {}).get("grade_id", i), out)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if out.output_type == "error"
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_notebook_passes_all_its_checks(name, tmp_path):
+    """Does the instructor notebook, hidden tests included, run with no error and no stderr in tests?"""
+    nb, seconds = _run(ROOT / "solutions" / name / f"{name}.ipynb", tmp_path, allow_errors=False)
+    assert _errors(nb) == []
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            streams = [o for o in cell.outputs if o.output_type == "stream"]
+            assert not [o for o in streams if o.name == "stderr"], cell.metadata.nbgrader.grade_id
+            if not cell.metadata.nbgrader.grade_id.startswith("test_answer_"):
+                assert any("Public tests passed." in o.text for o in streams)
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "data" in o]
+    assert any("image/png" in o.data for o in images), "the attention heatmaps must render"
+    print(f"{name}: {seconds:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_released_notebook_fails_only_on_todos(name, tmp_path):
+    """Does the student notebook run, every error being a NotImplementedError of a TODO?"""
+    nb, seconds = _run(ROOT / "assignments" / name / f"{name}.ipynb", tmp_path, allow_errors=True)
+    errors = _errors(nb)
+    assert errors, "the released notebook must not pass its tests without code"
+    assert {out.ename for _, out in errors} == {"NotImplementedError"}, [
+        (where, out.ename, out.evalue) for where, out in errors
+    ]
+    failing_tests = {where for where, _ in errors if str(where).startswith("test_")}
+    nb_meta = nbformat.read(ROOT / "assignments" / name / f"{name}.ipynb", as_version=4)
+    units = [
+        c.metadata.nbgrader.grade_id
+        for c in nb_meta.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+        and not c.metadata.nbgrader.grade_id.startswith("answer_")
+    ]
+    assert failing_tests == {f"test_{unit}" for unit in units}
+    print(f"{name}: {seconds:.1f} s")

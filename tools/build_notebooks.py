@@ -1,0 +1,95 @@
+"""Builds the solution notebooks from their plain-text sources.
+
+The instructor notebooks `solutions/<name>/<name>.ipynb` are generated from
+`tools/notebook_sources/<name>.txt`, a readable cell-by-cell text format that
+diffs well. Edit the text source, then run:
+
+    .venv/bin/python tools/build_notebooks.py              # every source
+    .venv/bin/python tools/build_notebooks.py a1_attention  # one notebook
+    .venv/bin/python -m autograder release a1_attention     # then refresh assignments/
+
+Source format: a line `# %% [KIND] key=value ...` starts a cell, where KIND is
+`markdown`, `code` (a plain cell), `solution` (needs `grade_id`), `tests`
+(needs `grade_id` and `points`; the cell is locked) or `readonly` (a locked
+code cell without points). Leading and trailing blank lines of a cell are
+dropped. `tests/autograder/test_release.py` checks the notebooks are in sync.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "tools" / "notebook_sources"
+HEADER = re.compile(r"^# %% \[(markdown|code|solution|tests|readonly)\](.*)$")
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def _nbgrader(grade, solution, locked, grade_id, points=None):
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+    }
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def _make_cell(kind, options, lines, index):
+    source = "\n".join(lines).strip("\n")
+    cell_id = options.get("grade_id", f"cell-{index:02d}")
+    if kind == "markdown":
+        return nbformat.v4.new_markdown_cell(source, id=cell_id)
+    cell = nbformat.v4.new_code_cell(source, id=cell_id)
+    if kind == "solution":
+        cell.metadata["nbgrader"] = _nbgrader(False, True, False, options["grade_id"])
+    elif kind == "tests":
+        points = int(options["points"])
+        cell.metadata["nbgrader"] = _nbgrader(True, False, True, options["grade_id"], points)
+    elif kind == "readonly":
+        cell.metadata["nbgrader"] = _nbgrader(False, False, True, cell_id)
+    return cell
+
+
+def parse_source(text):
+    """Returns a notebook (nbformat 4.5) built from the text `text`."""
+    cells, kind, options, lines = [], None, {}, []
+    for line in text.splitlines():
+        match = HEADER.match(line)
+        if match:
+            if kind is not None:
+                cells.append(_make_cell(kind, options, lines, len(cells)))
+            kind, lines = match.group(1), []
+            options = dict(item.split("=", 1) for item in match.group(2).split())
+        elif kind is not None:
+            lines.append(line)
+    if kind is not None:
+        cells.append(_make_cell(kind, options, lines, len(cells)))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nbformat.validate(notebook)
+    return notebook
+
+
+def build(name, *, solutions_root=ROOT / "solutions"):
+    """Writes `solutions_root/<name>/<name>.ipynb` from its text source; returns the path."""
+    notebook = parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
+    out = Path(solutions_root) / name / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+    return out
+
+
+def main(argv):
+    names = argv or sorted(p.stem for p in SOURCES.glob("*.txt"))
+    for name in names:
+        print(f"wrote {build(name).relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
