@@ -3,6 +3,8 @@
 python -m autograder release a1_attention
 python -m autograder grade a1_attention submitted/ --out build/grades/a1 --jobs 2
 python -m autograder validate assignments/a1_attention/a1_attention.ipynb
+python -m autograder gradescope a1_attention --out build/gradescope/a1_attention.zip
+python -m autograder demo --out build/demo
 """
 
 import argparse
@@ -21,22 +23,58 @@ def release(args):
 
 
 def grade(args):
+    import tempfile
+
     from autograder import pipeline, reports
 
-    rows = pipeline.grade(
-        args.assignment,
-        args.submissions,
-        args.out,
-        jobs=args.jobs,
-        force=args.force,
-        isolation=args.isolation,
-        progress=not args.quiet,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = {}
+        if args.answers:  # answer keys from JSON instead of the solution notebook
+            from autograder.gradescope import answers_notebook
+
+            extra["source_root"] = answers_notebook(args.answers, tmp, args.assignment)
+        rows = pipeline.grade(
+            args.assignment,
+            args.submissions,
+            args.out,
+            jobs=args.jobs,
+            force=args.force,
+            isolation=args.isolation,
+            progress=not args.quiet,
+            **extra,
+        )
     print(reports.summary_table(rows))
     out = Path(args.out)
     print(
         f"\ngrades: {out / 'grades.csv'}\nper student: {out}/<student>/results.json, feedback.html"
     )
+    if args.gradebook:
+        from autograder import gradebook
+
+        name = f"{args.assignment}.ipynb"
+        summary = gradebook.record(
+            args.gradebook,
+            args.assignment,
+            pipeline.REPO / "assignments" / args.assignment / name,
+            out,
+            submitted=args.submissions,
+            force=args.force,
+        )
+        print(f"gradebook {args.gradebook}: {summary.recorded} scores recorded")
+        if summary.kept:
+            print(f"  {len(summary.kept)} differing scores kept (use --force to replace them)")
+
+
+def gradescope(args):
+    from autograder.gradescope import build_archive
+
+    print(f"Gradescope autograder archive: {build_archive(args.assignment, args.out)}")
+
+
+def demo(args):
+    from autograder import demo as demo_mod
+
+    demo_mod.run(args.out, assignments=args.assignments, jobs=args.jobs, isolation=args.isolation)
 
 
 def validate(args):
@@ -96,7 +134,25 @@ def main(argv=None):
         help="'none' only where namespaces are unavailable (default: %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--gradebook", metavar="DB_URL", help="also record the scores in this nbgrader gradebook"
+    )
+    p.add_argument(
+        "--answers", metavar="JSON", help="concept-question keys (default: the solution notebook)"
+    )
     p.set_defaults(func=grade)
+
+    p = sub.add_parser("gradescope", help="build a Gradescope autograder archive")
+    p.add_argument("assignment")
+    p.add_argument("--out", required=True, help="the .zip to write")
+    p.set_defaults(func=gradescope)
+
+    p = sub.add_parser("demo", help="release, grade a simulated class, fill the gradebook")
+    p.add_argument("--out", default="build/demo", help="(default: %(default)s)")
+    p.add_argument("--assignments", nargs="+", default=["a1_attention", "a2_transformer"])
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--isolation", choices=("full", "none"), default="full")
+    p.set_defaults(func=demo)
 
     p = sub.add_parser("validate", help="check a notebook before submitting it")
     p.add_argument("notebook")

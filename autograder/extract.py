@@ -16,6 +16,9 @@ it filters top-level statements with `ast`.
 `forbidden_uses` resolves import aliases and attribute chains to report, per
 cell, uses of APIs the assignment forbids (`keras.layers.MultiHeadAttention`,
 `course_lib`, ...). The sandbox blocks them at run time; this gives feedback.
+`suspicious_uses` reports constructs that can undo the sandbox's runtime guards
+(`importlib.reload`, computed imports, `sys.modules`, `ctypes`, `gc.get_objects`...),
+for the instructor's review only.
 """
 
 import ast
@@ -343,6 +346,104 @@ def forbidden_uses(extraction, forbidden_names):
                 spelled = re.sub(r"^tensorflow\.", "tf.", qualified)
                 same_root = [f for f in candidates if spelled == f or spelled.startswith(f + ".")]
                 found.add((same_root or candidates)[0])
+        if found:
+            report[label] = sorted(found)
+    return report
+
+
+# --- Suspicious constructs ----------------------------------------------------------------
+
+# Resolved names (through imports) that let code undo the sandbox's runtime guards or reach
+# into the grader's memory; prefixes match submodules and attributes ("signal.signal").
+SUSPICIOUS_NAMES = {
+    "importlib.reload": "importlib.reload",
+    "ctypes": "ctypes",
+    "os._exit": "os._exit",
+    "signal": "signal",
+    "gc.get_objects": "gc.get_objects",
+    "gc.get_referrers": "gc.get_referrers",
+    "sys._getframe": "sys._getframe",
+    "inspect.currentframe": "inspect.currentframe",
+}
+_IMPORTERS = ("importlib.import_module", "__import__", "importlib.reload")
+
+
+def _resolve(dotted, aliases):
+    root, _, rest = dotted.partition(".")
+    if root in aliases:
+        return aliases[root] + ("." + rest if rest else "")
+    return dotted
+
+
+def _module_names(tree, aliases):
+    """Names bound to modules: import aliases, and names assigned from an import call."""
+    names = set(aliases)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = _dotted(node.value.func)
+            if func and _resolve(func, aliases) in _IMPORTERS:
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _suspicious_in(tree, aliases):
+    found = set()
+    for qualified in _names_used(tree, aliases):
+        for prefix, label in SUSPICIOUS_NAMES.items():
+            if qualified == prefix or qualified.startswith(prefix + "."):
+                found.add(label)
+    membership = {  # `"google.colab" in sys.modules` only reads: not flagged
+        id(c) for n in ast.walk(tree) if isinstance(n, ast.Compare)
+        for op, c in zip(n.ops, n.comparators, strict=True) if isinstance(op, ast.In | ast.NotIn)
+    }  # fmt: skip
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute | ast.Name) and id(node) not in membership:
+            dotted = _dotted(node)
+            if dotted and _resolve(dotted, aliases) == "sys.modules":
+                found.add("sys.modules")
+    modules = _module_names(tree, aliases)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = _dotted(node.func)
+        func = _resolve(func, aliases) if func else None
+        literal = isinstance(node.args[0], ast.Constant)
+        if func in ("importlib.import_module", "__import__") and not literal:
+            found.add(f"{func} with a computed module name")
+        if func == "getattr" and len(node.args) >= 2:
+            name_literal = isinstance(node.args[1], ast.Constant)
+            base = _dotted(node.args[0]) or ""
+            on_module = base.partition(".")[0] in modules or (
+                isinstance(node.args[0], ast.Call)
+                and _dotted(node.args[0].func) in ("getattr", *_IMPORTERS)
+            )
+            if on_module and not name_literal:
+                found.add("getattr on a module with a computed name")
+    return found
+
+
+def suspicious_uses(extraction):
+    """Static report of constructs that can undo the sandbox's guards, per cell label.
+
+    They are flagged for the instructor's review, never penalised automatically:
+    `importlib.reload`, `importlib.import_module`/`__import__` with a computed name,
+    `getattr` on a module with a computed name, `sys.modules`, `ctypes`, `os._exit`,
+    `signal`, `gc.get_objects`/`gc.get_referrers`, `sys._getframe`, `inspect.currentframe`.
+
+    Returns:
+        `{label: sorted descriptions}`, only cells with a finding.
+    """
+    try:
+        aliases = _aliases(ast.parse(extraction.source))
+    except SyntaxError:
+        aliases = {}
+    report = {}
+    for label, code in extraction.chunks.items():
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        found = _suspicious_in(tree, aliases)
         if found:
             report[label] = sorted(found)
     return report

@@ -51,6 +51,7 @@ class StudentResult:
     seconds: float = 0.0
     printed: str = ""
     max_score: float = 0.0
+    flags: list[str] = dataclasses.field(default_factory=list)  # for instructor review
 
     @property
     def score(self):
@@ -95,6 +96,7 @@ class Course:
     suite: object
     secret: bytes
     limits: Limits
+    hide: tuple = ()  # extra host paths hidden from every sandbox job
 
     @classmethod
     def load(
@@ -177,6 +179,11 @@ def forbidden_step(ctx):
             ctx.result.notes.append(
                 f"Cell {unit} uses {', '.join(names)}, which is not allowed in this assignment."
             )
+    flags = extract_mod.suspicious_uses(ctx.extraction)
+    if flags:  # no points are taken off: an instructor looks at it
+        found = "; ".join(f"cell {label}: {', '.join(names)}" for label, names in flags.items())
+        ctx.result.flags = sorted({name for names in flags.values() for name in names})
+        ctx.result.notes.append(f"Flagged for instructor review (no points taken off): {found}.")
 
 
 def plan_step(ctx):
@@ -200,6 +207,7 @@ def write_jobs_step(ctx):
             inject=group.inject,
             forbid=[n for n in ctx.course.suite.FORBID if "." in n],
             limits=dataclasses.asdict(ctx.course.limits),
+            hide=ctx.course.hide,
         )
         ctx.job_dirs[group.name] = str(job_dir)
 
@@ -311,13 +319,15 @@ def grade(
     release_root=None,
     limits=None,
     zygote=None,
+    hide=(),
 ):
     """Grades every submission of `assignment` in `submissions` into `out`.
 
     Resumable: a student whose results are recorded for the same notebook (by
     hash) is not graded again; the secret input seed is kept in OUT so a
     resumed run draws the same hidden inputs. `force=True` regrades everyone
-    with a fresh secret.
+    with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
+    the Gradescope root holding the reference).
 
     Returns:
         The list of grade rows written to OUT/grades.csv.
@@ -328,6 +338,7 @@ def grade(
     reports.write_atomic(out / STATE_FILE, json.dumps(state))
     roots = {k: v for k, v in (("source_root", source_root), ("release_root", release_root)) if v}
     course = Course.load(assignment, secret=bytes.fromhex(state["secret"]), limits=limits, **roots)
+    course.hide = tuple(str(p) for p in hide)
     notebook_name = f"{assignment}.ipynb"
     subs = find_submissions(submissions, assignment, notebook_name)
     work = Path(tempfile.mkdtemp(prefix="autograder-"))

@@ -47,6 +47,7 @@ def gradescope_results(result):
             "assignment": result.assignment,
             "student": result.student,
             "status": result.status,
+            "flags": list(result.flags),
         },
     }
 

@@ -3,13 +3,30 @@
 Imported by the zygote before any fork (with numpy, tensorflow and keras), so it must not
 import ``course_lib`` and must run no TensorFlow op at import time. :func:`run_job` is called
 in the jailed process after the mounts, rlimits and uid drop. Each call catches its own
-exceptions, and ``out/result.npz`` and ``out/errors.json`` are rewritten atomically after
-every call, so a timeout in call 7 keeps calls 1-6.
+exceptions, and the sealed results file ``out/.results.sealed`` (arrays and errors, see
+``jail.seal``) is rewritten atomically after every call, so a timeout in call 7 keeps
+calls 1-6.
+
+What the submission cannot do (it runs in this process; see jail.py for the whole story):
+
+- forge results: the seal key is read from fd ``jail.KEY_FD`` and the fd closed before the
+  submission runs, and the supervisor accepts only files sealed with that key;
+- run code after the harness's last write by replacing ``os._exit``, ``os.replace``,
+  ``np.savez``, ``json.dumps``...: the functions used to write the results (and the exit in
+  jail.py) are captured below at import time, in the zygote, before any submission exists;
+- make a write fail silently: a failed flush raises out of :func:`run_job` (exit 70, the
+  previous sealed flush is kept), and an exit without the final flush is reported as a crash;
+- undo the runtime forbid by reloading a keras module: ``importlib.reload`` re-applies the
+  forbid after any reload, and the forbid is re-applied (also to the submission's globals)
+  before every call. Other ways to re-create a module's functions are not stopped here; the
+  static scan flags them (``extract.suspicious_uses``).
 """
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.machinery
+import io
 import json
 import os
 import signal
@@ -22,6 +39,12 @@ import numpy as np
 import tensorflow as tf
 
 from autograder.sandbox import protocol
+from autograder.sandbox.jail import KEY_BYTES, SEALED_FILE, seal
+
+# Captured at import, in the zygote, before any submission runs (see the module docstring).
+_open, _write, _close, _read, _replace = os.open, os.write, os.close, os.read, os.replace
+_savez, _dumps, _BytesIO = np.savez, json.dumps, io.BytesIO
+_reload = importlib.reload
 
 # Top-level packages the submission may only import from the job's site/ directory.
 BLOCKED_PACKAGES = ("course_lib", "autograder", "solutions", "tests", "benchmarks")
@@ -59,10 +82,12 @@ class _ReferenceBlocker(importlib.abc.MetaPathFinder):
 
 
 class _Results:
-    """Arrays and errors so far, flushed to out/ atomically after every call."""
+    """Arrays and errors so far, sealed and flushed to out/ atomically after every call."""
 
-    def __init__(self, out_dir: str):
+    def __init__(self, out_dir: str, key: bytes):
         self.out_dir = out_dir
+        self._key = key
+        self._seq = 0
         self.arrays: dict[str, np.ndarray] = {}
         self.errors: dict[str, str] = {}
         self.forbidden_used: list[str] = []
@@ -73,35 +98,64 @@ class _Results:
             text = "\n".join(lines[-TRACEBACK_LINES:])
         self.errors[key] = text[-8000:]
 
-    def flush(self):
+    def flush(self, final: bool = False):
+        """Seal and write the results; raises if anything fails (never silently incomplete)."""
         if self.forbidden_used:
             self.errors["__forbidden__"] = ", ".join(sorted(set(self.forbidden_used)))
-        for name, write in (
-            (protocol.RESULT_FILE, lambda f: np.savez(f, **self.arrays)),
-            (protocol.ERRORS_FILE, lambda f: f.write(json.dumps(self.errors).encode())),
-        ):
-            tmp = os.path.join(self.out_dir, f".{name}.tmp")
-            with open(tmp, "wb") as f:
-                write(f)
-            os.replace(tmp, os.path.join(self.out_dir, name))
+        buffer = _BytesIO()
+        _savez(buffer, **self.arrays)
+        self._seq += 1
+        data = seal(self._key, self._seq, final, buffer.getvalue(), _dumps(self.errors).encode())
+        tmp = os.path.join(self.out_dir, f"{SEALED_FILE}.tmp")
+        fd = _open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[_write(fd, view) :]
+        finally:
+            _close(fd)
+        _replace(tmp, os.path.join(self.out_dir, SEALED_FILE))
 
 
-def run_job(job_dir: str, out_dir: str) -> int:
+def _read_key(key_fd: int) -> bytes:
+    """The seal key from the supervisor's pipe; the fd is closed before the submission runs."""
+    key = b""
+    try:
+        while len(key) < KEY_BYTES:
+            chunk = _read(key_fd, KEY_BYTES - len(key))
+            if not chunk:
+                break
+            key += chunk
+    finally:
+        _close(key_fd)
+    if len(key) != KEY_BYTES:
+        raise RuntimeError("the supervisor sent no seal key")
+    return key
+
+
+def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
     """Run one job in the current (already jailed) process; return the exit code."""
-    results = _Results(out_dir)
+    try:
+        key = _read_key(key_fd)
+    except BaseException:  # nothing can be sealed: say why on stderr and fail
+        traceback.print_exc()
+        return HARNESS_FAILED
+    results = _Results(out_dir, key)
+    del key
     with open(os.path.join(job_dir, protocol.JOB_FILE)) as f:
         job = json.load(f)
     limits = protocol.Limits.from_dict(job.get("limits"))
+    forbid = _Forbid(results)
     try:
         inputs = _load_inputs(os.path.join(job_dir, protocol.INPUTS_FILE))
         site = os.path.abspath(os.path.join(job_dir, job["site"])) if job.get("site") else None
         _isolate_imports(site)
-        _forbid(job.get("forbid") or [], results)
+        forbid.install(job.get("forbid") or [])
         if job.get("seed") is not None:
             keras.utils.set_random_seed(int(job["seed"]))
     except BaseException as exc:
         results.error("__harness__", exc)
-        results.flush()
+        results.flush(final=True)
         return HARNESS_FAILED
     namespace = _exec_submission(os.path.join(job_dir, job["source"]), results)
     _inject(namespace, job.get("inject") or {}, results)
@@ -111,6 +165,7 @@ def run_job(job_dir: str, out_dir: str) -> int:
     for call in job.get("calls", []):
         call_id = str(call.get("id"))
         try:
+            forbid.reapply(namespace)
             with _soft_limit(soft):
                 outputs = _run_call(call, namespace, inputs, objects)
             if outputs is not None:
@@ -118,8 +173,10 @@ def run_job(job_dir: str, out_dir: str) -> int:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             results.error(call_id, exc)
         results.flush()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # may be the submission's: before the final flush
+        with contextlib.suppress(BaseException):  # nothing to report it to
+            stream.flush()
+    results.flush(final=True)
     return 0
 
 
@@ -157,41 +214,113 @@ def _resolve_dotted(qualname: str):
     raise ImportError(f"cannot resolve {qualname!r}")
 
 
-def _forbid(names, results: _Results):
-    """Make each named keras API raise ForbiddenAPIError, through every alias of the object."""
-    for qualname in names:
+class _Forbid:
+    """Makes each named keras API raise ForbiddenAPIError, through every alias of the object.
+
+    The patched objects are remembered by ``(__module__, __qualname__)``, so a re-created copy
+    (``importlib.reload`` of a keras module) is recognised and patched as well:
+    :meth:`reapply` runs after every reload (``importlib.reload`` is wrapped) and before
+    every call, over the keras modules and the submission's globals.
+    """
+
+    def __init__(self, results: _Results):
+        self.results = results
+        self.functions: dict[tuple[str, str], object] = {}  # (module, qualname) -> raiser
+        self.classes: dict[tuple[str, str], object] = {}  # (module, qualname) -> method
+        self._seen, self._spaces = -1, []  # len(sys.modules) when the keras modules were listed
+
+    def install(self, names):
+        for qualname in names:
+            try:
+                target = _resolve_dotted(qualname)
+            except (ImportError, AttributeError) as exc:
+                self.results.error(f"__forbid__{qualname}", exc)
+                continue
+            raiser = self._raiser(qualname)
+            if isinstance(target, type):  # keras' __new__ reads __init__'s argspec: keep `self`
+
+                def method(self, *args, _raiser=raiser, **kwargs):
+                    _raiser()
+
+                self.classes[_key(target)] = method
+                continue
+            self.functions[_key(target)] = raiser
+            backend = sys.modules.get(f"keras.src.backend.{keras.backend.backend()}.nn")
+            name = getattr(target, "__name__", "")
+            if backend is not None and name and hasattr(backend, name):
+                self.functions[_key(getattr(backend, name))] = raiser
+        if self.functions or self.classes:
+            self.reapply({}, full=True)
+            importlib.reload = self._reload
+
+    def _raiser(self, qualname):
         message = (
             f"{qualname} is not allowed in this assignment: implement it yourself "
             "(it is the unit being graded)."
         )
+        used = self.results.forbidden_used
 
         def raiser(*args, _name=qualname, _message=message, **kwargs):
-            results.forbidden_used.append(_name)
+            used.append(_name)
             raise ForbiddenAPIError(_message)
 
+        return raiser
+
+    def _patch(self, value):
+        """The replacement of ``value`` if it is a forbidden function, else None (classes in place)."""
         try:
-            target = _resolve_dotted(qualname)
-        except (ImportError, AttributeError) as exc:
-            results.error(f"__forbid__{qualname}", exc)
-            continue
-        if isinstance(target, type):  # keras' __new__ reads __init__'s argspec: keep `self`
+            key = _key(value)
+        except Exception:  # an object whose attribute lookup raises
+            return None
+        if key in self.functions and value is not self.functions[key]:
+            return self.functions[key]
+        method = self.classes.get(key)
+        if (
+            method is not None
+            and isinstance(value, type)
+            and value.__dict__.get("call") is not method
+        ):
+            value.__init__ = method
+            value.call = method
+        return None
 
-            def method(self, *args, _raiser=raiser, **kwargs):
-                _raiser()
+    def reapply(self, namespace: dict, full: bool = False):
+        """Patch forbidden objects (or re-created copies) in keras modules and ``namespace``.
 
-            target.__init__ = method
-            target.call = method
-            continue
-        originals = [target]
-        backend = sys.modules.get(f"keras.src.backend.{keras.backend.backend()}.nn")
-        if backend is not None and hasattr(backend, getattr(target, "__name__", "")):
-            originals.append(getattr(backend, target.__name__))
-        for mod in list(sys.modules.values()):
-            if not getattr(mod, "__name__", "").startswith("keras"):
-                continue
-            for attr, value in list(vars(mod).items()):
-                if any(value is o for o in originals):
-                    setattr(mod, attr, raiser)
+        ``full`` looks at every attribute of every keras module (at install and after a
+        reload); otherwise a module is only checked under the objects' own names (where a
+        re-executed module puts its new copies), which takes well under a millisecond.
+        """
+        if not (self.functions or self.classes):
+            return
+        names = {qualname.rpartition(".")[2] for _, qualname in [*self.functions, *self.classes]}
+        if full or len(sys.modules) != self._seen:
+            self._seen = len(sys.modules)
+            modules = [m for n, m in list(sys.modules.items()) if n.startswith("keras")]
+            self._spaces = [d for d in (getattr(m, "__dict__", None) for m in modules) if d]
+        for space in self._spaces:
+            for attr in list(space) if full else [n for n in names if n in space]:
+                replacement = self._patch(space[attr])
+                if replacement is not None:
+                    space[attr] = replacement
+        for attr, value in list(namespace.items()):
+            replacement = self._patch(value)
+            if replacement is not None:
+                namespace[attr] = replacement
+
+    def _reload(self, module):
+        module = _reload(module)
+        self.reapply({}, full=True)
+        return module
+
+
+def _key(value) -> tuple[str, str] | None:
+    if not callable(value):
+        return None
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return module, qualname
+    return None
 
 
 def _exec_submission(path: str, results: _Results) -> dict:
@@ -254,7 +383,7 @@ def _resolve(value, inputs, objects):
             arr = inputs[value["array"]]
             return arr if value.get("as") == "numpy" else tf.convert_to_tensor(arr)
         if set(value) == {"object"}:
-            return objects[value["object"]]
+            return _object(objects, value["object"])
         return {k: _resolve(v, inputs, objects) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve(v, inputs, objects) for v in value]
@@ -270,13 +399,13 @@ def _run_call(call: dict, namespace: dict, inputs: dict, objects: dict):
     if kind == "construct":
         return _construct(call, namespace, inputs, objects, args, kwargs)
     if kind == "call":
-        return objects[call["object"]](*args, **kwargs)
+        return _object(objects, call["object"])(*args, **kwargs)
     if kind == "grad":
         return _grad(call, namespace, objects, args, kwargs)
     if kind == "value":
         return _value(_lookup(call["name"], namespace))
     if kind == "attribute":
-        return _walk(objects[call["object"]], call["path"])
+        return _walk(_object(objects, call["object"]), call["path"])
     raise ValueError(f"unknown call kind {kind!r}")
 
 
@@ -290,8 +419,12 @@ def _walk(obj, path: str):
 
 
 def _construct(call, namespace, inputs, objects, args, kwargs):
+    """Build the object and set the grader's weights; store it only if all of that worked.
+
+    A later ``call`` on an object whose construct failed raises :class:`NotBuilt` (the grader
+    reports the construct's error for it), so it never runs on the student's own weights.
+    """
     obj = _lookup(call["name"], namespace)(*args, **kwargs)
-    objects[call["id"]] = obj
     build_output = None
     if call.get("build") is not None:
         build = call["build"]
@@ -300,6 +433,10 @@ def _construct(call, namespace, inputs, objects, args, kwargs):
     for path, names in (call.get("weights") or {}).items():
         layer = _walk(obj, path)
         given = [inputs[n] for n in names]
+        if isinstance(layer, keras.layers.Dense) and not layer.built and given:
+            # A Dense the build call never used (e.g. queries computed with key_dense):
+            # build it from the given kernel, so the weights are the grader's if it is used.
+            layer.build((None, given[0].shape[0]))
         expected = [tuple(w.shape) for w in layer.get_weights()]
         if expected != [g.shape for g in given]:
             raise ValueError(
@@ -307,11 +444,22 @@ def _construct(call, namespace, inputs, objects, args, kwargs):
                 f"the grader gives {[g.shape for g in given]}"
             )
         layer.set_weights(given)
+    objects[call["id"]] = obj
     return build_output if call.get("save_build_output") else None
 
 
+class NotBuilt(LookupError):
+    """A call on an object whose construct call failed."""
+
+
+def _object(objects, object_id):
+    if object_id not in objects:
+        raise NotBuilt(f"the object {object_id!r} was not built: its construct call failed")
+    return objects[object_id]
+
+
 def _grad(call, namespace, objects, args, kwargs):
-    fn = objects[call["object"]] if "object" in call else _lookup(call["name"], namespace)
+    fn = _object(objects, call["object"]) if "object" in call else _lookup(call["name"], namespace)
     wrt = list(call.get("wrt", [0]))
     args = list(args)
     for i in wrt:
@@ -332,6 +480,8 @@ def _grad(call, namespace, objects, args, kwargs):
 
 
 def _value(value):
+    if isinstance(value, (set, frozenset, list, tuple)) and not value:
+        return np.zeros(0, dtype=np.uint8)  # an empty answer: "no answer given", not an error
     if isinstance(value, str) or (
         isinstance(value, (set, frozenset, list, tuple))
         and value

@@ -13,16 +13,46 @@ out/ (capped, regular files only) to the job's real out/ directory and reports a
 
 Without root or namespaces the job still runs (fork, setsid, rlimits, killpg, timeout) and
 the status lists the isolation that could not be applied.
+
+Sealed results. The student's code runs in the harness's own process, so it can write any
+file the harness can, replace any function the harness looks up late, and start threads.
+What the supervisor accepts is therefore not "whatever is in out/" but the harness's
+*sealed* results file:
+
+- After forking the sandbox, the supervisor writes a fresh 32-byte key into a pipe whose
+  read end is fd :data:`KEY_FD` in the sandbox (the sandbox never sees the key in its own
+  memory before that). The harness reads it and closes the fd *before* executing the
+  submission, so the key exists nowhere the submission can reach by reading files or fds:
+  only by introspecting the harness's memory (``gc.get_objects``, frames, ``ctypes``),
+  which the static scan (``extract.suspicious_uses``) flags for the instructor.
+- Every flush writes :data:`SEALED_FILE`: seq, a "final" flag, result.npz bytes and
+  errors.json bytes, and an HMAC-SHA256 over all of it under the key (:func:`seal`). The
+  harness serialises with ``np.savez``/``json.dumps``/``os.*`` functions captured when it is
+  imported in the zygote, before any submission exists; the final flush is the harness's
+  last action, followed by ``os._exit`` captured at import of this module (:data:`_exit`),
+  so a submission that replaces ``os._exit``/``os.replace``/``np.savez`` runs nothing after
+  the last write.
+- After the sandbox is gone the supervisor reads the sealed file, checks the HMAC
+  (:func:`unseal`) and writes out/result.npz and out/errors.json *itself* from the verified
+  bytes, after removing whatever the submission left under those names. A file written or
+  changed by the submission does not verify and is discarded (the job loses its results
+  and is reported as crashed); an exit 0 without a verified *final* seal is "crashed"
+  too. So the submission cannot substitute results after the harness's last write, nor
+  make the harness's writes fail silently (a failed write raises in the harness: exit code
+  70 and the previous verified flush is kept). Not covered: a submission that reads the
+  key out of the harness's memory; in degraded mode, setsid'd children surviving the job.
 """
 
 import contextlib
 import ctypes
+import hmac
 import json
 import os
 import resource
 import select
 import signal
 import stat
+import struct
 import sys
 import time
 from pathlib import Path
@@ -52,6 +82,42 @@ NAMESPACE_ISOLATION = [
     "out_tmpfs (out/ is not size-limited beyond RLIMIT_FSIZE per file)",
 ]
 _libc = ctypes.CDLL(None, use_errno=True)
+_exit = (
+    os._exit
+)  # captured at import (in the zygote): the sandbox's last call, whatever the job did
+_hmac_digest = hmac.digest
+_compare_digest = hmac.compare_digest
+
+KEY_FD = 3  # in the sandbox: the read end of the pipe carrying the seal key
+KEY_BYTES = 32
+SEALED_FILE = ".results.sealed"  # in out/: written by the harness only, read by the supervisor
+_SEAL_MAGIC = b"AGS1"
+_SEAL_HEADER = struct.Struct(">4sQBQQ")  # magic, seq, final, len(npz), len(errors)
+_SEAL_TAG = 32
+
+
+class SealError(ValueError):
+    """The sealed results file is missing, truncated, too large or does not verify."""
+
+
+def seal(key: bytes, seq: int, final: bool, npz: bytes, errors: bytes) -> bytes:
+    """The bytes of one sealed flush: header, result.npz, errors.json, HMAC-SHA256 tag."""
+    body = _SEAL_HEADER.pack(_SEAL_MAGIC, seq, int(final), len(npz), len(errors)) + npz + errors
+    return body + _hmac_digest(key, body, "sha256")
+
+
+def unseal(key: bytes, data: bytes) -> tuple[int, bool, bytes, bytes]:
+    """``(seq, final, npz, errors)`` of a sealed flush; :class:`SealError` if it does not verify."""
+    if len(data) < _SEAL_HEADER.size + _SEAL_TAG:
+        raise SealError("truncated")
+    magic, seq, final, n_npz, n_err = _SEAL_HEADER.unpack_from(data)
+    if magic != _SEAL_MAGIC or len(data) != _SEAL_HEADER.size + n_npz + n_err + _SEAL_TAG:
+        raise SealError("malformed")
+    body, tag = data[:-_SEAL_TAG], data[-_SEAL_TAG:]
+    if not _compare_digest(tag, _hmac_digest(key, body, "sha256")):
+        raise SealError("its seal does not verify (written or changed outside the grader)")
+    start = _SEAL_HEADER.size
+    return seq, bool(final), body[start : start + n_npz], body[start + n_npz :]
 
 
 def _check(ret: int, what: str) -> None:
@@ -211,25 +277,37 @@ def _supervise(job_dir: str, uid: int | None, isolation: str) -> dict:
         missing.append("uid_drop (not root: the job runs as the grader's user)")
     applied.append("rlimits (cpu, address space, file size, open files, nproc)")
     pipes = [os.pipe(), os.pipe()]
+    key_r, key_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the sandbox: PID 1 of the new PID namespace when namespaces are on
         code = 70
         try:
-            _enter_jail(job, job_dir, out_dir, limits, uid, pipes, namespaces)
+            os.close(key_w)
+            _enter_jail(job, job_dir, out_dir, limits, uid, pipes, namespaces, key_r)
             from autograder.sandbox.harness import run_job
 
-            code = run_job(".", protocol.OUT_DIR)  # relative: cwd was entered as root
+            code = run_job(".", protocol.OUT_DIR, KEY_FD)  # relative: cwd was entered as root
         except BaseException:
             import traceback
 
             traceback.print_exc()
         finally:
-            os._exit(code)
+            _exit(code)
+    os.close(key_r)
+    key = os.urandom(KEY_BYTES)  # made after the fork: never in the sandbox's memory image
+    with contextlib.suppress(OSError):  # the sandbox died already: it gets no key
+        os.write(key_w, key)
+    os.close(key_w)
     for _r, w in pipes:
         os.close(w)
     outcome = _wait(pid, [r for r, _ in pipes], limits, namespaces)
-    if namespaces:
-        _copy_out(jail_out_fd, real_out_fd, limits)
+    final, problem = _collect_results(jail_out_fd, real_out_fd, key, limits)
+    if outcome["status"] == "ok" and not final:
+        outcome.update(
+            status="crashed",
+            exit_detail="the job ended without the grader's final results"
+            + (f" ({problem})" if problem else " (it exited before the harness finished)"),
+        )
     for name, (data, dropped) in zip(
         (protocol.STDOUT_FILE, protocol.STDERR_FILE), outcome.pop("streams"), strict=True
     ):
@@ -252,13 +330,15 @@ def _world_readable(path: str) -> bool:
     return True
 
 
-def _enter_jail(job, job_dir, out_dir, limits, uid, pipes, namespaces):
+def _enter_jail(job, job_dir, out_dir, limits, uid, pipes, namespaces, key_r):
     (out_r, out_w), (err_r, err_w) = pipes
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[1])  # the zygote's pipes too
+    if key_r != KEY_FD:
+        os.dup2(key_r, KEY_FD)
+    os.closerange(KEY_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])  # zygote's too
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if namespaces:
         _libc.sethostname(b"sandbox", 7)
@@ -364,19 +444,42 @@ def _classify(waitstatus: int, timed_out: bool, limits, cpu_seconds: float) -> d
     return {"status": "crashed", "exit_detail": f"exited with code {code} before finishing"}
 
 
-def _copy_out(src_fd: int, dst_fd: int, limits) -> None:
-    """Copy the harness's files from the jail's out/ tmpfs: regular files only, capped."""
-    caps = {protocol.RESULT_FILE: limits.result_bytes + (1 << 20), protocol.ERRORS_FILE: 1 << 20}
-    for name, cap in caps.items():
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src_fd)
-        except OSError:
-            continue
+def _collect_results(src_fd: int, dst_fd: int, key: bytes, limits) -> tuple[bool, str]:
+    """Write out/result.npz and out/errors.json from the verified sealed file only.
+
+    Whatever the job left under those names (or under the sealed file's name) is removed
+    first. Returns ``(final, problem)``: whether the last verified flush was the harness's
+    final one, and why nothing verified ("" when the file verified or was absent).
+    """
+    cap = limits.result_bytes + (2 << 20)
+    data, problem = None, ""
+    try:
+        fd = os.open(SEALED_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src_fd)
+    except OSError:
+        fd = None
+    if fd is not None:
         with os.fdopen(fd, "rb") as f:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
-                continue
-            _write_at(dst_fd, name, f.read(cap))
+            if not stat.S_ISREG(info.st_mode):
+                problem = "the results file is not a regular file"
+            elif info.st_size > cap:
+                problem = f"the results file is larger than {cap} bytes"
+            else:
+                data = f.read(cap + 1)
+    for name in (protocol.RESULT_FILE, protocol.ERRORS_FILE, SEALED_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dst_fd)
+    if data is None:
+        return False, problem
+    try:
+        _seq, final, npz, errors = unseal(key, data)
+    except SealError as err:
+        problem = f"the results file was rejected: {err}"
+        _write_at(dst_fd, protocol.ERRORS_FILE, json.dumps({"__result__": problem}).encode())
+        return False, problem
+    _write_at(dst_fd, protocol.RESULT_FILE, npz)
+    _write_at(dst_fd, protocol.ERRORS_FILE, errors)
+    return final, ""
 
 
 def _write_at(dir_fd: int, name: str, data: bytes) -> None:

@@ -84,7 +84,9 @@ class Outcome:
     def why_missing(self, call_id):
         built_by = self.object_of.get(call_id)
         if built_by in self.errors:
-            return "Building the layer failed, so it could not be called:\n" + clean_traceback(self.errors[built_by])
+            return "Building the layer failed, so it could not be called:\n" + clean_traceback(
+                self.errors[built_by]
+            )
         if call_id in self.errors:
             return "Your code raised an error:\n" + clean_traceback(self.errors[call_id])
         status, detail = self.group_status.get(self.group_of.get(call_id), ("missing", ""))

@@ -16,16 +16,23 @@ def softmax(x, axis=-1):
 
 
 def attention(q, k, v, mask=None, scale="sqrt", axis=-1, mask_mode="before"):
-    """Attention with switchable scale, softmax axis and mask handling; returns (out, weights)."""
+    """Attention with switchable scale, softmax axis and mask handling; returns (out, weights).
+
+    `scale` is "sqrt" (1/sqrt(d_k)), "none", "dk" (1/d_k), "dv" (1/sqrt(d_v)) or a number
+    `n` (1/sqrt(n), e.g. the model width instead of the key size).
+    """
     q, k, v = (np.asarray(t, np.float64) for t in (q, k, v))
     logits = q @ np.swapaxes(k, -1, -2)
     dk = q.shape[-1]
-    logits = {
-        "sqrt": logits / math.sqrt(dk),
-        "none": logits,
-        "dk": logits / dk,
-        "dv": logits / math.sqrt(v.shape[-1]),
-    }[scale]
+    if not isinstance(scale, str):
+        logits = logits / math.sqrt(scale)
+    else:
+        logits = {
+            "sqrt": logits / math.sqrt(dk),
+            "none": logits,
+            "dk": logits / dk,
+            "dv": logits / math.sqrt(v.shape[-1]),
+        }[scale]
     if mask is not None and mask_mode in ("before", "inverted", "add"):
         m = np.asarray(mask, bool)
         if mask_mode == "inverted":
@@ -64,6 +71,38 @@ def attention_hints(q, k, v, mask=None, index=0):
         )
         hints["the mask is ignored"] = attention(q, k, v, None)
     return {label: pair[index] for label, pair in hints.items()}
+
+
+WRONG_ORDER = "(output, weights) are returned in the wrong order"
+
+
+def returned_order_hint(other):
+    """The hint for `.0` (or `.1`) when it holds what `.1` (or `.0`) should: `other` is that."""
+    return {WRONG_ORDER: other}
+
+
+def padding_hints(token_ids, pad_id):
+    """{label: mask} of buggy padding masks `(B, 1, T)` for `pad_id`."""
+    ids = np.asarray(token_ids)
+    hints = {"True marks the pads instead of the real tokens": (ids == pad_id)[:, None, :]}
+    if pad_id != 0:
+        hints["pad_id is ignored (the mask uses 0)"] = (ids != 0)[:, None, :]
+    return hints
+
+
+def self_attention_hints(x, q, k, v, mask=None):
+    """{label: output} of buggy self-attention heads; `q, k, v` the three projections of `x`."""
+    hints = attention_hints(q, k, v, mask, index=0)
+    d_model = np.asarray(x).shape[-1]
+    if d_model != np.asarray(q).shape[-1]:
+        hints[
+            "the scores are scaled by 1/sqrt(d_model) of the input instead of 1/sqrt(key_dim)"
+        ] = attention(q, k, v, mask, scale=d_model)[0]
+    hints["the queries come from the wrong Dense layer (key_dense instead of query_dense)"] = (
+        attention(k, k, v, mask)[0]
+    )
+    hints["queries, keys or values come from the wrong Dense layer"] = attention(k, q, v, mask)[0]
+    return hints
 
 
 def causal_hints(length):

@@ -172,11 +172,11 @@ BUGS = {
         {
             PAD: "def padding_mask(token_ids, pad_id=0):\n    return ops.not_equal(ops.convert_to_tensor(token_ids), 0)[:, None, :]\n"
         },
-        {PAD: "pad_id"},
+        {PAD: "pad_id is ignored (the mask uses 0)"},
     ),
     "bug_sa_key_dense_for_queries": (
         {SA: self_attention(query="self.key_dense")},
-        {SA: "come from the wrong Dense layer"},
+        {SA: "come from the wrong Dense layer (key_dense instead of query_dense)"},
     ),
     "bug_sa_queries_keys_swapped": (
         {SA: self_attention(query="self.key_dense", key="self.query_dense")},
@@ -184,7 +184,7 @@ BUGS = {
     ),
     "bug_sa_no_bias": (
         {SA: self_attention(use_bias=", use_bias=False")},
-        {SA: "the layer has shapes"},
+        {SA: "Building the layer failed"},
     ),
     "bug_sa_ignores_use_causal_mask": (
         {SA: self_attention(causal=False)},
@@ -192,7 +192,11 @@ BUGS = {
     ),
     "bug_sa_scale_d_model": (
         {SA: self_attention(scale="ops.shape(inputs)[-1]")},
-        {SA: "d_model"},
+        {SA: "1/sqrt(d_model) of the input instead of 1/sqrt(key_dim)"},
+    ),
+    "bug_empty_answer": (
+        {"answer_scale": "answer_scale = set()\n"},
+        {"answer_scale": "no answer given"},
     ),
     "bug_sa_returns_tuple": (
         {SA: self_attention(ret="output, weights")},
@@ -201,19 +205,9 @@ BUGS = {
 }
 
 # Feedback gaps found by this catalog: the bug loses points, but no hint names it.
-VAGUE = {
-    "bug_sa_no_bias": "the construct call fails on the weight shapes, but the object was already "
-    "stored, so the later calls run on the student's own random weights: the feedback says "
-    "'output differs' instead of the weight-shape error",
-    "bug_returns_weights_first": "compare.py only says 'Expected the attention weights with shape "
-    "..., got shape ...': no hint that output and weights are returned in the wrong order",
-    "bug_padding_ignores_pad_id": "the pad_id=3 check reports 'N wrong entries' without saying "
-    "that pad_id is ignored (0 hard-coded)",
-    "bug_sa_key_dense_for_queries": "variants only model queries and keys swapped "
-    "(attention(k, q, v)); key_dense used for both queries and keys (attention(k, k, v)) gets no hint",
-    "bug_sa_scale_d_model": "no variant for scaling by sqrt(d_model) of the input instead of "
-    "sqrt(key_dim): the feedback is only 'differs from the reference'",
-}
+# (Fixed: weights-first order, pad_id ignored, key_dense for queries, sqrt(d_model) scale,
+# and a failed weight copy in construct now fails the layer's calls with its own error.)
+VAGUE = {}
 
 ALTERNATIVES = {
     "alt_einsum": {
@@ -592,13 +586,17 @@ ADVERSARIAL = {
 }
 
 # Adversarial entries that beat the grader: they score more than the empty notebook.
-BREACHES = {
-    "adv_forged_result": "the jail runs `finally: os._exit(code)` after run_job; a submission that "
-    "replaces os._exit rewrites out/result.npz after the harness's last flush, and the parent "
-    "takes the forged arrays (causal0, value_answer_scale) as results",
-    "adv_reload_backend_forbidden": "importlib.reload(keras.src.backend.tensorflow.nn) gives back "
-    "an unpatched dot_product_attention: the runtime forbid is bypassed, and the name reached "
-    "through getattr is not seen statically",
+# (Fixed: adv_forged_result -- results are sealed and os._exit is captured before the
+# submission runs; adv_reload_backend_forbidden -- the forbid is re-applied after reloads.)
+BREACHES = {}
+
+# Adversarial entries whose code the static scan flags for instructor review.
+FLAGGED = {
+    "adv_reload_backend_forbidden": "importlib.reload",
+    "adv_getattr_forbidden": "getattr on a module with a computed name",
+    "adv_os_exit": "os._exit",
+    "adv_forged_result": "os._exit",
+    "adv_importlib_course_lib": "importlib.import_module with a computed module name",
 }
 
 LIMITS = Limits(wall_seconds=12, cpu_seconds=12)
@@ -694,6 +692,29 @@ def test_forbidden_api_reported_by_name(graded):
     res = results(graded["out"], "adv_getattr_forbidden")
     assert "Forbidden APIs were called at run time" in res["output"], res["output"]
     assert "dot_product_attention" in res["output"]
+
+
+def test_no_bias_layer_reports_the_weight_shapes(graded):
+    """The construct error names the sublayer and both shapes, for every call of the layer."""
+    res = results(graded["out"], "bug_sa_no_bias")
+    for test in (t for t in res["tests"] if t["name"].startswith(SA + ":")):
+        assert "Building the layer failed" in test["output"], test["output"]
+        assert "weights for 'query_dense': the layer has shapes [(12, 8)]" in test["output"]
+        assert "the grader gives [(12, 8), (8,)]" in test["output"]
+
+
+@pytest.mark.parametrize("name", sorted(FLAGGED))
+def test_suspicious_code_flagged_for_review(graded, name):
+    res = results(graded["out"], name)
+    assert "Flagged for instructor review" in res["output"], res["output"]
+    assert FLAGGED[name] in res["output"]
+    assert FLAGGED[name] in res["extra_data"]["flags"]
+
+
+def test_honest_and_alternative_submissions_are_not_flagged(graded):
+    for name in [*HONEST, EMPTY, *ALTERNATIVES, *BUGS]:
+        res = results(graded["out"], name)
+        assert "Flagged" not in res["output"] and res["extra_data"]["flags"] == [], name
 
 
 def test_runaway_submissions_stopped_by_the_sandbox(graded):

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.extract import extract, forbidden_uses, strip_magics
+from autograder.extract import extract, forbidden_uses, strip_magics, suspicious_uses
 from autograder.notebook import NotebookError, grade_id, read_notebook, validate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -351,3 +351,67 @@ def test_no_false_positive_on_the_solutions(name):
     extraction = extract(solution, released)
     assert extraction.syntax_errors == {}
     assert forbidden_uses(extraction, FORBIDDEN) == {}
+
+
+# --- suspicious_uses ----------------------------------------------------------------------
+
+SUSPICIOUS = {
+    "reload": ("import importlib\nimportlib.reload(keras)", "importlib.reload"),
+    "from importlib import reload": (
+        "from importlib import reload\nreload(keras)",
+        "importlib.reload",
+    ),  # fmt: skip
+    "computed import": (
+        "import importlib\nm = importlib.import_module('keras.src.' + key_dim.__class__.__name__)",
+        "importlib.import_module with a computed module name",
+    ),
+    "computed __import__": (
+        "m = __import__('ker' + 'as')",
+        "__import__ with a computed module name",
+    ),
+    "getattr computed": (
+        "import keras\nf = getattr(keras.ops, 'dot_product_' + 'attention')",
+        "getattr on a module with a computed name",
+    ),
+    "getattr on imported module": (
+        "import importlib\nnn = importlib.import_module('keras.src.ops.nn')\nf = getattr(nn, name)",
+        "getattr on a module with a computed name",
+    ),
+    "sys.modules": ("import sys\nnn = sys.modules['keras.src.ops.nn']", "sys.modules"),
+    "ctypes": ("import ctypes", "ctypes"),
+    "os._exit": ("import os\nos._exit(0)", "os._exit"),
+    "signal": ("from signal import signal, SIGALRM, SIG_IGN\nsignal(SIGALRM, SIG_IGN)", "signal"),
+    "gc.get_objects": ("import gc\nobjs = gc.get_objects()", "gc.get_objects"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SUSPICIOUS))
+def test_suspicious_construct_is_flagged_in_its_cell(case, tmp_path, released):
+    code, expected = SUSPICIOUS[case]
+    nb = student_notebook()
+    cell = cell_of(nb, "SelfAttention")
+    cell.source = cell.source.replace(
+        "        self.key_dim = key_dim",
+        "        self.key_dim = key_dim\n        " + code.replace("\n", "\n        "),
+    )
+    extraction = extract(read_notebook(save(nb, tmp_path)), released)
+    assert expected in suspicious_uses(extraction)["SelfAttention"]
+
+
+def test_ordinary_getattr_and_literal_imports_are_not_flagged(tmp_path, released):
+    nb = student_notebook()
+    cell = cell_of(nb, "SelfAttention")
+    cell.source = cell.source.replace(
+        "        self.key_dim = key_dim",
+        "        self.key_dim = getattr(self, 'k' + 'ey', key_dim)\n"
+        "        import importlib\n        ops2 = importlib.import_module('keras.ops')",
+    )
+    extraction = extract(read_notebook(save(nb, tmp_path)), released)
+    assert suspicious_uses(extraction) == {}
+
+
+@pytest.mark.parametrize("name", ["a1_attention", "a2_transformer"])
+def test_no_suspicious_flags_on_the_solutions(name):
+    released = read_notebook(ROOT / "assignments" / name / f"{name}.ipynb")
+    solution = read_notebook(ROOT / "solutions" / name / f"{name}.ipynb")
+    assert suspicious_uses(extract(solution, released)) == {}

@@ -521,9 +521,80 @@ def test_forged_pickle_result_is_rejected(zygote, honest, tmp_path):
             os._exit(0)
     """
     result = _run_attack(zygote, honest, tmp_path, source, [_fn("forge")])
-    assert result.arrays == {}
-    assert "rejected" in result.errors["__result__"] and "object" in result.errors["__result__"]
+    assert result.arrays == {}  # the job's own out/result.npz is never what the parent reads
+    assert result.status == "crashed" and "final results" in result.exit_detail
+    assert "sandbox stopped" in result.errors["forge"]
     assert not marker.exists()
+
+
+FORGER = """
+    import json, os, shutil
+    import numpy as np
+
+    FORGED = {"forged": np.ones(3), "double": np.zeros(4)}
+
+    def forge_everything(*args, **kwargs):
+        for where in ("out", ".", "/tmp"):
+            for name in ("result.npz", ".results.sealed"):
+                try:
+                    np.save(os.path.join(where, name), np.ones(3))
+                    with open(os.path.join(where, "errors.json"), "w") as f:
+                        json.dump({}, f)
+                except OSError:
+                    pass
+        try:
+            _real_replace("out/result.npz", "out/.results.sealed")
+        except OSError:
+            pass
+
+    _real_exit, _real_replace = os._exit, os.replace
+
+    def _exit(code):
+        forge_everything()
+        _real_exit(0)
+
+    def _savez(file, *args, **kwargs):
+        forge_everything()
+        return _real_savez(file, **FORGED)
+
+    _real_savez = np.savez
+    os._exit = _exit
+    np.savez = _savez
+    json.dumps = lambda *a, **k: "{}"
+    os.replace = lambda *a, **k: forge_everything()
+    forge_everything()
+
+    def double(x):
+        return x * 2
+
+    def boom(x):
+        raise ValueError("a real error")
+"""
+
+
+def test_results_cannot_be_forged_after_the_harness_writes(zygote, honest, tmp_path):
+    """Do replaced os._exit/np.savez/os.replace/json.dumps and forged files change nothing?"""
+    result = _run_attack(zygote, honest, tmp_path, FORGER, [_fn("double"), _fn("boom")])
+    assert result.status == "ok", (result.exit_detail, result.errors, result.stderr)
+    assert set(result.arrays) == {"double"}
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+    assert "ValueError: a real error" in result.errors["boom"]
+
+
+def test_seal_rejects_other_keys_and_changes():
+    from autograder.sandbox.jail import SealError, seal, unseal
+
+    key, other = os.urandom(32), os.urandom(32)
+    data = seal(key, 3, True, b"npz-bytes", b"{}")
+    assert unseal(key, data) == (3, True, b"npz-bytes", b"{}")
+    with pytest.raises(SealError, match="does not verify"):
+        unseal(other, data)
+    flipped = bytearray(data)
+    flipped[25] ^= 1  # a byte of the npz payload
+    with pytest.raises(SealError):
+        unseal(key, bytes(flipped))
+    with pytest.raises(SealError):
+        unseal(key, data[:-1])
 
 
 def test_inject_replaces_student_definition(zygote, honest, tmp_path):
@@ -583,3 +654,99 @@ def test_forbid_blocks_apis_through_aliases(zygote, honest, tmp_path):
     control = write_job(tmp_path / "control", source=textwrap.dedent(source),
                         calls=[_fn("dpa")], inputs={"x": x})  # fmt: skip
     assert zygote.run(control).arrays["dpa"].shape == x.shape
+
+
+def test_forbid_survives_reloading_the_backend(zygote, honest, tmp_path):
+    """Do importlib.reload and a fresh exec of a keras module still give the forbidden API?"""
+    source = """
+        import importlib, importlib.util
+        _nn = importlib.reload(importlib.import_module("keras.src.backend." + "tensorflow.nn"))
+        _reloaded = getattr(_nn, "dot_product_" + "attention")
+        _spec = importlib.util.find_spec("keras.src.backend.tensorflow.nn")
+        _fresh = importlib.util.module_from_spec(_spec)
+        _spec.loader.exec_module(_fresh)
+        _copied = getattr(_fresh, "dot_product_" + "attention")
+
+        def reloaded(x):
+            return _reloaded(x, x, x)
+
+        def copied(x):
+            return _copied(x, x, x)
+    """
+    x = np.random.default_rng(0).normal(size=(1, 3, 2, 4)).astype(np.float32)
+    forbid = ["keras.ops.dot_product_attention"]
+    calls = [_fn("reloaded"), _fn("copied")]
+    result = _run_attack(zygote, honest, tmp_path, source, calls, inputs={"x": x}, forbid=forbid)
+    assert "__source__" not in result.errors, result.errors["__source__"]
+    for call_id in ("reloaded", "copied"):
+        assert "ForbiddenAPIError" in result.errors[call_id], result.errors[call_id]
+    assert result.errors["__forbidden__"] == forbid[0]
+
+
+# --- harness units, in-process ------------------------------------------------------------
+
+
+def test_empty_answer_set_is_saved_as_no_answer():
+    from autograder.compare import compare_set
+    from autograder.sandbox.harness import _to_arrays, _value
+
+    for empty in (set(), frozenset(), [], ()):
+        arrays = _to_arrays(_value(empty), "value_answer_x")
+        assert arrays["value_answer_x"].dtype == np.uint8 and arrays["value_answer_x"].size == 0
+        verdict = compare_set(arrays["value_answer_x"], {"B"}, what="answer_x")
+        assert not verdict.passed and "no answer given" in verdict.message
+    np.testing.assert_array_equal(_value({"b", "D"}), [66, 68])
+
+
+def test_construct_with_wrong_weight_shapes_stores_nothing():
+    """A weight-shape error fails the construct (path and shapes named); later calls say so."""
+    import keras
+
+    from autograder.sandbox.harness import NotBuilt, _run_call
+
+    class NoBias(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = keras.layers.Dense(2, use_bias=False)
+
+        def call(self, x):
+            return self.inner(x)
+
+    inputs = {"x": np.ones((1, 3), np.float32), "k": np.ones((3, 2), np.float32),
+              "b": np.ones(2, np.float32)}  # fmt: skip
+    construct = {"id": "obj", "kind": "construct", "name": "NoBias", "kwargs": {},
+                 "build": {"args": [{"array": "x"}]}, "weights": {"inner": ["k", "b"]}}  # fmt: skip
+    objects = {}
+    with pytest.raises(ValueError, match=r"'inner'.*shapes \[\(3, 2\)\].*\[\(3, 2\), \(2,\)\]"):
+        _run_call(construct, {"NoBias": NoBias}, inputs, objects)
+    assert objects == {}
+    call = {"id": "out", "kind": "call", "object": "obj", "args": [{"array": "x"}]}
+    with pytest.raises(NotBuilt, match="'obj' was not built"):
+        _run_call(call, {}, inputs, objects)
+
+
+def test_construct_builds_an_unused_dense_with_the_given_weights():
+    """A Dense sublayer the build call never used gets the grader's weights all the same."""
+    import keras
+
+    from autograder.sandbox.harness import _run_call
+
+    class Unused(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.used = keras.layers.Dense(2)
+            self.unused = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.used(x)
+
+    inputs = {"x": np.ones((1, 3), np.float32), "k": np.full((3, 2), 2.0, np.float32),
+              "b": np.ones(2, np.float32)}  # fmt: skip
+    construct = {"id": "obj", "kind": "construct", "name": "Unused", "kwargs": {},
+                 "build": {"args": [{"array": "x"}]},
+                 "weights": {"used": ["k", "b"], "unused": ["k", "b"]}}  # fmt: skip
+    objects = {}
+    _run_call(construct, {"Unused": Unused}, inputs, objects)
+    kernel, bias = objects["obj"].unused.get_weights()
+    np.testing.assert_array_equal(kernel, inputs["k"])
+    np.testing.assert_array_equal(bias, inputs["b"])

@@ -1,0 +1,195 @@
+"""The instructor's workflow end to end on a simulated class: `python -m autograder demo`.
+
+    python -m autograder demo --out build/demo
+
+1. release every assignment from solutions/ into OUT/course/release/;
+2. build a class in nbgrader's OUT/course/submitted/<student>/<assignment>/ layout
+   (reference, empty stub, an adversarial submission, buggy ones, a late one, and a
+   student without a notebook; see autograder/demo_class.py);
+3. grade every assignment with our grader (one sandbox zygote for all, progress bar)
+   into OUT/course/grades/<assignment>/: grades.csv, <student>/results.json (Gradescope)
+   and <student>/feedback.html;
+4. record the scores in nbgrader's gradebook OUT/course/gradebook.db (`nbgrader export`
+   and formgrader, run in OUT/course, see them);
+5. build the Gradescope archive of the first assignment into OUT/gradescope/;
+6. print a summary table per assignment, every output path, and the time of each step.
+
+OUT/course is the demo's own: it is deleted and rebuilt on every run, so earlier
+results never mix with new ones. Nothing else under OUT is touched.
+"""
+
+import dataclasses
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from autograder import demo_class, gradebook, reports
+from autograder.gradescope import build_archive
+from autograder.pipeline import grade
+from autograder.release import release_assignment
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = ("a1_attention", "a2_transformer")
+DUEDATE = "2026-03-02 00:00:00.000000 UTC"  # the demo class's LATE student submits after it
+LATE_PENALTY = "zero"  # nbgrader's LateSubmissionPlugin.penalty_method, applied in the gradebook
+
+
+@dataclasses.dataclass
+class DemoResult:
+    out: Path
+    course: Path
+    rows: dict  # assignment -> grade rows
+    labels: dict  # assignment -> {student: what the submission is}
+    paths: dict  # what -> path
+    seconds: dict  # step -> wall seconds
+    table: str = ""
+
+
+def _timed(seconds, step, fn, *args, **kwargs):
+    start = time.monotonic()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        seconds[step] = seconds.get(step, 0.0) + time.monotonic() - start
+
+
+def run(
+    out="build/demo",
+    *,
+    assignments=ASSIGNMENTS,
+    jobs=2,
+    isolation="full",
+    progress=True,
+    gradescope=True,
+    source_root=REPO / "solutions",
+    stream=sys.stdout,
+):
+    """Runs the demo into `out`; returns a `DemoResult` (and prints its table to `stream`)."""
+    start = time.monotonic()
+    out = Path(out)
+    course = out / "course"
+    if course.exists():
+        shutil.rmtree(course)  # ours: a fresh class every run
+    release_root, submitted = course / "release", course / "submitted"
+    seconds, rows, paths, labels = {}, {}, {}, {}
+    db_path = course / "gradebook.db"
+    db_url = f"sqlite:///{db_path.resolve()}"
+
+    for name in assignments:
+        _timed(
+            seconds,
+            "release",
+            release_assignment,
+            name,
+            source_root=source_root,
+            release_root=release_root,
+        )
+        labels[name] = _timed(
+            seconds,
+            "build class",
+            demo_class.build_class,
+            submitted,
+            name,
+            Path(source_root) / name / f"{name}.ipynb",
+            release_root / name / f"{name}.ipynb",
+        )
+
+    from autograder.sandbox import Zygote
+
+    zygote = _timed(seconds, "sandbox start", Zygote, jobs=jobs, isolation=isolation)
+    try:
+        if zygote.warning:
+            print(f"warning: {zygote.warning}", file=sys.stderr)
+        for name in assignments:
+            rows[name] = _timed(
+                seconds,
+                f"grade {name}",
+                grade,
+                name,
+                submitted,
+                course / "grades" / name,
+                jobs=jobs,
+                isolation=isolation,
+                progress=progress,
+                source_root=source_root,
+                release_root=release_root,
+                zygote=zygote,
+            )
+    finally:
+        zygote.close()
+
+    for name in assignments:
+        _timed(
+            seconds,
+            "gradebook",
+            gradebook.record,
+            db_url,
+            name,
+            release_root / name / f"{name}.ipynb",
+            course / "grades" / name,
+            submitted=submitted,
+            duedate=DUEDATE,
+            late_penalty=LATE_PENALTY,
+        )
+    paths["gradebook"] = db_path
+    if gradescope:
+        first = assignments[0]
+        paths["gradescope"] = _timed(
+            seconds,
+            "gradescope archive",
+            build_archive,
+            first,
+            out / "gradescope" / f"{first}.zip",
+            source_root=source_root,
+            release_root=release_root,
+        )
+    seconds["total"] = time.monotonic() - start
+    result = DemoResult(out, course, rows, labels, paths, seconds)
+    result.table = summary(result)
+    print(result.table, file=stream)
+    return result
+
+
+def _late_students(submitted, assignment):
+    due = DUEDATE.split(".")[0]
+    late = set()
+    for stamp in Path(submitted).glob(f"*/{assignment}/timestamp.txt"):
+        if stamp.read_text().strip().split(".")[0] > due:
+            late.add(stamp.parent.parent.name)
+    return late
+
+
+def summary(result):
+    """The tables and paths printed at the end of the demo."""
+    lines = []
+    for name, rows in result.rows.items():
+        grades = result.course / "grades" / name
+        late = _late_students(result.course / "submitted", name)
+        lines += ["", f"== {name}: {len(rows)} students =="]
+        table = reports.summary_table(rows).splitlines()
+        by_student = {r["student"]: r for r in rows}
+        lines += table[:2]
+        for line in table[2:]:
+            student = line.split()[0]
+            mark = f", late: nbgrader penalty '{LATE_PENALTY}'" if student in late else ""
+            lines.append(f"{line}  ({result.labels[name].get(student, '?')}{mark})")
+            if by_student[student]["notes"] and by_student[student]["score"] == 0:
+                lines.append(f"{'':4}reason: {by_student[student]['notes'][:100]}")
+        lines += [
+            f"grades.csv:      {grades / 'grades.csv'}",
+            f"Gradescope JSON: {grades}/<student>/results.json",
+            f"feedback:        {grades}/<student>/feedback.html",
+        ]
+    lines += [
+        "",
+        f"submitted:       {result.course / 'submitted'}",
+        f"released:        {result.course / 'release'}",
+        f"nbgrader gradebook: {result.paths['gradebook']}  "
+        f"(cd {result.course} && nbgrader export --CourseDirectory.db_url=sqlite:///gradebook.db)",
+    ]
+    if "gradescope" in result.paths:
+        lines.append(f"Gradescope archive: {result.paths['gradescope']}")
+    lines += ["", "time per step:"]
+    lines += [f"  {step:<28} {sec:7.1f} s" for step, sec in result.seconds.items()]
+    return "\n".join(lines)

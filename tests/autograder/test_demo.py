@@ -1,0 +1,121 @@
+"""`python -m autograder demo` on a1: the class, every output, the table and the gradebook."""
+
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+
+from autograder import cli, demo, demo_class, gradebook
+
+pytestmark = pytest.mark.slow
+A1 = "a1_attention"
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    (out / "course" / "stale").mkdir(parents=True)  # a previous run's leftovers
+    (out / "keep.txt").write_text("not the demo's")
+    stream = io.StringIO()
+    result = demo.run(out, assignments=(A1,), progress=False, stream=stream)
+    return result, stream.getvalue()
+
+
+def _csv(path):
+    return {r["student"]: r for r in csv.DictReader(path.open())}
+
+
+def test_demo_writes_every_output(ran):
+    """Released notebook, the class in submitted/, grades.csv, per-student JSON and HTML, gradebook, archive."""
+    result, _ = ran
+    course = result.course
+    assert not (course / "stale").exists() and (result.out / "keep.txt").exists()
+    assert (course / "release" / A1 / f"{A1}.ipynb").is_file()
+    students = set(result.labels[A1])
+    assert {
+        demo_class.REFERENCE,
+        demo_class.STUB,
+        demo_class.ADVERSARY,
+        demo_class.MISSING,
+    } <= students
+    assert len(students & set(demo_class.BUGGY)) == 4
+    assert not list((course / "submitted" / demo_class.MISSING / A1).iterdir())
+    grades = course / "grades" / A1
+    rows = _csv(grades / "grades.csv")
+    assert set(rows) == students
+    for student in students:
+        res = json.loads((grades / student / "results.json").read_text())
+        assert res["tests"] and "<html" in (grades / student / "feedback.html").read_text()
+    assert (course / "gradebook.db").is_file()
+    with zipfile.ZipFile(result.paths["gradescope"]) as zf:
+        assert "run_autograder" in zf.namelist()
+
+
+def test_demo_scores_make_sense(ran):
+    """Reference full marks, stub and adversary zero, each bug loses some points, no notebook zero with a reason."""
+    result, _ = ran
+    rows = {r["student"]: r for r in result.rows[A1]}
+    assert rows[demo_class.REFERENCE]["score"] == 20.0
+    assert rows[demo_class.LATE]["score"] == 20.0
+    assert rows[demo_class.STUB]["score"] == 0.0
+    assert rows[demo_class.ADVERSARY]["score"] <= rows[demo_class.STUB]["score"]
+    for student in demo_class.BUGGY:
+        assert 0 < rows[student]["score"] < 20, student
+    missing = rows[demo_class.MISSING]
+    assert missing["score"] == 0 and missing["status"] == "no notebook"
+    assert "No notebook found" in missing["notes"]
+
+
+def test_demo_table_names_students_paths_and_times(ran):
+    result, printed = ran
+    assert printed.strip() == result.table.strip()
+    for student, label in result.labels[A1].items():
+        (line,) = [x for x in printed.splitlines() if x.startswith(student + " ")]
+        assert label in line
+    assert str(result.course / "grades" / A1 / "grades.csv") in printed
+    assert str(result.course / "gradebook.db") in printed
+    assert str(result.paths["gradescope"]) in printed
+    assert "late: nbgrader penalty" in next(
+        x for x in printed.splitlines() if x.startswith(demo_class.LATE)
+    )
+    assert "reason: No notebook found" in printed
+    for step in ("release", "sandbox start", f"grade {A1}", "gradebook", "total"):
+        assert step in result.seconds and step in printed
+    print(f"\ndemo (a1 only): {result.seconds}")
+    assert result.seconds["total"] < 300
+
+
+def test_demo_gradebook_matches_grades_csv(ran):
+    """Does nbgrader's gradebook hold our score for every student, with the late policy applied?"""
+    from nbgrader.api import Gradebook
+
+    result, _ = ran
+    url = f"sqlite:///{result.course / 'gradebook.db'}"
+    in_db = gradebook.scores_in_gradebook(url, A1)
+    rows = _csv(result.course / "grades" / A1 / "grades.csv")
+    assert set(in_db) == set(rows)
+    for student, row in rows.items():
+        assert in_db[student] == (pytest.approx(float(row["score"])), 20.0), student
+    with Gradebook(url) as gb:
+        late = gb.find_submission_notebook(A1, A1, demo_class.LATE)
+        on_time = gb.find_submission_notebook(A1, A1, demo_class.REFERENCE)
+        assert late.late_submission_penalty == 20.0 and on_time.late_submission_penalty is None
+
+
+def test_cli_grade_with_json_answers_into_a_gradebook(ran, tmp_path, capsys):
+    """`grade --answers answers.json --gradebook URL` gives the same scores, recorded."""
+    result, _ = ran
+    answers = tmp_path / "answers.json"
+    with zipfile.ZipFile(result.paths["gradescope"]) as zf:
+        answers.write_bytes(zf.read("answers.json"))
+    url = f"sqlite:///{tmp_path / 'gb.db'}"
+    out = tmp_path / "out"
+    argv = ["grade", A1, str(result.course / "submitted"), "--out", str(out), "--quiet"]
+    assert cli.main([*argv, "--answers", str(answers), "--gradebook", url]) == 0
+    ours = _csv(out / "grades.csv")
+    demo_rows = _csv(result.course / "grades" / A1 / "grades.csv")
+    assert {s: r["score"] for s, r in ours.items()} == {s: r["score"] for s, r in demo_rows.items()}
+    assert gradebook.scores_in_gradebook(url, A1)[demo_class.REFERENCE] == (20.0, 20.0)
+    assert "scores recorded" in capsys.readouterr().out
