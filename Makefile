@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m course_lib.demo --out build/demo
+	$(BIN)/python -m course_lib.demo --out build/demo/layers
+	$(BIN)/python -m autograder demo --out build/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -49,7 +49,7 @@ def parse_args(argv=None):
     for flag in ("d-model", "num-heads", "num-layers", "ff-dim"):
         add(f"--{flag}", type=int, help="model size (overrides the task default)")
     add("--dropout", type=float, help="dropout rate (default: 0)")
-    add("--seq-len", type=int, default=128, help="gpt: context length (default: %(default)s)")
+    add("--seq-len", type=int, default=64, help="gpt: context length (default: %(default)s)")
     add(
         "--tokenizer",
         default="char",

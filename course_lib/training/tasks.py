@@ -47,7 +47,7 @@ class GPTTask(TaskBase):
     """Character-level (or BPE) language modelling with a GPT; metric: perplexity."""
 
     name, metric, pad_id = "gpt", "perplexity", None
-    DEFAULTS = dict(d_model=128, num_heads=4, num_layers=3, ff_dim=512, dropout=0.0)
+    DEFAULTS = dict(d_model=96, num_heads=4, num_layers=3, ff_dim=384, dropout=0.0)
 
     def __init__(
         self, dataset="pydoc", *, seq_len=128, tokenizer="char", preset=None, sizes=None, seed=0
