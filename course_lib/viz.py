@@ -244,3 +244,35 @@ def plot_training_curves(history, path=None, title=None):
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def plot_confusion_matrix(confusion, path=None, labels=None, title=None):
+    """Draws a confusion matrix (rows: true class, columns: predicted) with counts.
+
+    Args:
+        confusion: int array `(classes, classes)`.
+        path: where to write the PNG; without it the figure is returned.
+        labels: optional class names.
+        title: optional title.
+    """
+    confusion = np.asarray(confusion)
+    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(
+            f"`confusion` must be square (classes, classes). Received: shape={confusion.shape}"
+        )
+    n = confusion.shape[0]
+    labels = [str(i) for i in range(n)] if labels is None else list(labels)
+    fig, ax = plt.subplots(figsize=(1 + 0.5 * n, 1 + 0.5 * n), layout="constrained")
+    ax.imshow(confusion, cmap="Blues")
+    threshold = confusion.max() / 2 if confusion.size else 0
+    for i in range(n):
+        for j in range(n):
+            color = "white" if confusion[i, j] > threshold else "black"
+            ax.text(j, i, str(confusion[i, j]), ha="center", va="center", color=color, fontsize=8)
+    ax.set_xticks(range(n), labels)
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

@@ -50,7 +50,7 @@ class GPTTask(TaskBase):
     DEFAULTS = dict(d_model=96, num_heads=4, num_layers=3, ff_dim=384, dropout=0.0)
 
     def __init__(
-        self, dataset="pydoc", *, seq_len=128, tokenizer="char", preset=None, sizes=None, seed=0
+        self, dataset="pydoc", *, seq_len=64, tokenizer="char", preset=None, sizes=None, seed=0
     ):
         _check_dataset("gpt", dataset, TEXT_DATASETS)
         self.dataset, self.seq_len, self.preset, self.seed = dataset, seq_len, preset, seed

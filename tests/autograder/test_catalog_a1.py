@@ -12,6 +12,7 @@ All entries are graded by ONE `grade()` call (module fixture), then checked per 
 
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -585,6 +586,139 @@ ADVERSARIAL = {
     ),
 }
 
+# Resource and escape attacks at import time, as whole notebooks (the sandbox tests cover them as jobs).
+ADVERSARIAL.update(
+    {
+        "adv_memory_bomb": src(
+            """
+            _hog = []
+            while True:
+                _hog.append(bytearray(256 << 20))
+            """
+        ),
+        "adv_huge_output": src(
+            """
+            import sys
+
+            for _ in range(2000):
+                sys.stdout.write("x" * 10000 + "\\n")
+                sys.stderr.write("score: 20/20\\n" * 100)
+            """
+        ),
+        "adv_fill_disk": src(
+            """
+            import os
+
+            for _where in ("/tmp", "/var/tmp", os.getcwd(), "/work/main"):
+                try:
+                    with open(os.path.join(_where, "fill.bin"), "wb") as _f:
+                        for _ in range(4096):
+                            _f.write(b"0" * (1 << 20))
+                except OSError:
+                    pass
+            """
+        ),
+        "adv_network": src(
+            """
+            import socket
+            import urllib.request
+
+            for _host in (("127.0.0.1", 22), ("1.1.1.1", 53), ("8.8.8.8", 443)):
+                try:
+                    socket.create_connection(_host, timeout=2).close()
+                    raise SystemExit("network reachable")
+                except OSError:
+                    pass
+            urllib.request.urlopen("https://example.com/answers", timeout=2)
+            """
+        ),
+        "adv_setsid_daemon": src(
+            """
+            import os
+            import time
+
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    while True:
+                        time.sleep(1)
+                os._exit(0)
+            """
+        ),
+        "adv_read_other_students": src(
+            """
+            import glob
+
+            _loot = ""
+            for _path in glob.glob("/tmp/**/student.py", recursive=True) + glob.glob("/work/**/*.ipynb", recursive=True):
+                try:
+                    _loot += open(_path).read()
+                except OSError:
+                    pass
+            exec(_loot)
+            """
+        ),
+        "adv_array_function_fake": src(
+            """
+            import numpy as np
+
+            class _Anything(np.ndarray):
+                def __array_function__(self, func, types, args, kwargs):
+                    return True
+
+                def __eq__(self, other):
+                    return True
+
+            def scaled_dot_product_attention(query, key, value, mask=None):
+                fake = np.zeros((1,)).view(_Anything)
+                return fake, fake
+            """
+        ),
+        "adv_pickle_payload": src(
+            """
+            import os
+            import pickle
+
+            import numpy as np
+
+            class _Payload:
+                def __reduce__(self):
+                    return (os.system, ("touch /tmp/pwned-by-student",))
+
+            for _name in ("out/result.npz", "result.npz"):
+                try:
+                    np.save(_name, np.array([_Payload()], dtype=object), allow_pickle=True)
+                except Exception:
+                    pass
+
+            def scaled_dot_product_attention(query, key, value, mask=None):
+                return np.array([_Payload()], dtype=object), None
+            """
+        ),
+        "adv_ignore_signals_loop": src(
+            """
+            import signal
+
+            for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM, signal.SIGXCPU):
+                signal.signal(_sig, signal.SIG_IGN)
+            while True:
+                pass
+            """
+        ),
+        "adv_stub_tf_math": src(
+            """
+            import tensorflow as tf
+            from keras import ops
+
+            tf.matmul = lambda a, b, **k: a
+            ops.matmul = lambda a, b: a
+            ops.softmax = lambda x, axis=-1: x
+            tf.nn.softmax = lambda x, axis=-1: x
+            """
+        ),
+    }
+)
+
 # Adversarial entries that beat the grader: they score more than the empty notebook.
 # (Fixed: adv_forged_result -- results are sealed and os._exit is captured before the
 # submission runs; adv_reload_backend_forbidden -- the forbid is re-applied after reloads.)
@@ -686,6 +820,13 @@ def test_alternative_full_marks(graded, name):
 def test_adversarial_scores_no_more_than_empty(graded, name):
     res = results(graded["out"], name)
     assert res["score"] <= graded["scores"][EMPTY], feedback(res)
+
+
+def test_adversarial_catalog_size_and_no_side_effects(graded):
+    """Are there at least 25 adversarial notebooks, none of which left a file behind on the host?"""
+    assert len(ADVERSARIAL) >= 25
+    assert not Path("/tmp/pwned-by-student").exists()
+    assert not Path("/work/main/fill.bin").exists() and not Path("/var/tmp/fill.bin").exists()
 
 
 def test_forbidden_api_reported_by_name(graded):
