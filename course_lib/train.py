@@ -24,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Defaults per task: (epochs, steps per epoch, global batch, learning rate).
 TASK_DEFAULTS = {
-    "gpt": dict(epochs=4, steps_per_epoch=150, batch_size=32, learning_rate=2e-3),
-    "translate": dict(epochs=6, steps_per_epoch=125, batch_size=64, learning_rate=2e-3),
-    "vit": dict(epochs=8, steps_per_epoch=45, batch_size=32, learning_rate=2e-3),
+    "gpt": dict(epochs=4, steps_per_epoch=125, batch_size=32, learning_rate=2e-3),
+    "translate": dict(epochs=3, steps_per_epoch=125, batch_size=64, learning_rate=2e-3),
+    "vit": dict(epochs=12, steps_per_epoch=45, batch_size=32, learning_rate=2e-3),
 }
 
 

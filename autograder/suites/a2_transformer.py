@@ -71,6 +71,14 @@ def _set_weights(layer, weights):
         sub.set_weights(list(pair))
 
 
+def _mha_hints(*args, **kwargs):
+    """variants.mha_hints, then the shared-projection hint (wq for queries, keys and values)."""
+    return {
+        **variants.mha_hints(*args, **kwargs),
+        **variants.mha_shared_projection_hint(*args, **kwargs),
+    }
+
+
 def _padding(rng, batch, length):
     """A key padding mask (B, 1, T), True = may attend; the first row is padded."""
     lengths = rng.integers(2, length + 1, size=batch)
@@ -259,7 +267,7 @@ def _mha_group(rng, expected):
         ref_kwargs = {k: (ref[v] if isinstance(v, str) else v) for k, v in kwargs.items()}
         calls.append(call(call_id, "mha", *(arr(a) for a in args), **call_kwargs))
         want = _np(layer(*(ref[a] for a in args), **ref_kwargs))
-        hints = variants.mha_hints(ref[args[0]], ref[args[1]], weights, NUM_HEADS, **np_kwargs)
+        hints = _mha_hints(ref[args[0]], ref[args[1]], weights, NUM_HEADS, **np_kwargs)
         expected[call_id] = (want, hints)
         checks.append(
             Check(
@@ -284,8 +292,8 @@ def _mha_group(rng, expected):
     out, scores = (
         _np(a) for a in layer(x, context, attention_mask=pad, return_attention_scores=True)
     )
-    hints_o = variants.mha_hints(x, context, weights, NUM_HEADS, mask=pad, index=0)
-    hints_s = variants.mha_hints(x, context, weights, NUM_HEADS, mask=pad, index=1)
+    hints_o = _mha_hints(x, context, weights, NUM_HEADS, mask=pad, index=0)
+    hints_s = _mha_hints(x, context, weights, NUM_HEADS, mask=pad, index=1)
     expected["mha_scores.0"] = (out, hints_o)
     expected["mha_scores.1"] = (scores, hints_s)
     checks.append(

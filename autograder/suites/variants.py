@@ -310,3 +310,25 @@ def encoder_block_hints(x, weights, mask=None, num_heads=4):
             x, weights, None, num_heads=num_heads
         )
     return hints
+
+
+SHARED_PROJECTION = (
+    "the keys and values are projected with wq too (one projection shared by queries, keys "
+    "and values) instead of their own wk and wv"
+)
+
+
+def mha_shared_projection_hint(
+    query, value, weights, num_heads, key=None, mask=None, causal=False, index=0
+):
+    """{label: array} when wq projects the queries, keys and values (output or scores).
+
+    Empty where it is indistinguishable from the right answer or from the keys-only hint
+    of `mha_hints` (the scores do not see the values).
+    """
+    args = (query, value, weights, num_heads, key, mask, causal)
+    shared = mha_np(*args, key_proj="wq", value_proj="wq")[index]
+    for other in (mha_np(*args), mha_np(*args, key_proj="wq")):
+        if np.allclose(shared, other[index], atol=1e-6):
+            return {}
+    return {SHARED_PROJECTION: shared}

@@ -87,3 +87,22 @@ def unit_scores(res):
         got, top = scores.get(unit, (0.0, 0.0))
         scores[unit] = (got + t["score"], top + t["max_score"])
     return scores
+
+
+def solution_source(assignment, grade_id):
+    """The source of the solution cell `grade_id`, as one string."""
+    for cell in load_notebook(assignment, "solution")["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            source = cell["source"]
+            return source if isinstance(source, str) else "".join(source)
+    raise KeyError(f"no cell with grade_id {grade_id!r}")
+
+
+def edited(assignment, grade_id, *pairs):
+    """The solution cell `grade_id` with each `(old, new)` text replaced (old must be there once)."""
+    source = solution_source(assignment, grade_id)
+    for old, new in pairs:
+        if source.count(old) != 1:
+            raise ValueError(f"{old!r} occurs {source.count(old)} times in cell {grade_id}")
+        source = source.replace(old, new)
+    return source
