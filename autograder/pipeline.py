@@ -97,6 +97,7 @@ class Course:
     secret: bytes
     limits: Limits
     hide: tuple = ()  # extra host paths hidden from every sandbox job
+    plan: object = None  # the suite's plan for this run, shared by every student
 
     @classmethod
     def load(
@@ -187,10 +188,17 @@ def forbidden_step(ctx):
 
 
 def plan_step(ctx):
-    seed = int.from_bytes(
-        hashlib.sha256(ctx.course.secret + ctx.student.encode()).digest()[:8], "little"
-    )
-    ctx.plan = ctx.course.suite.plan(np.random.default_rng(seed), ctx.course.answers)
+    """Hidden inputs and reference outputs, drawn once per run from the secret seed.
+
+    Every student of a run gets the same hidden inputs (fair, and the references
+    are computed once instead of once per student); a new run with `--force`
+    draws new ones, and a resumed run keeps them (the secret is in OUT).
+    """
+    course = ctx.course
+    if course.plan is None:
+        seed = int.from_bytes(hashlib.sha256(course.secret).digest()[:8], "little")
+        course.plan = course.suite.plan(np.random.default_rng(seed), course.answers)
+    ctx.plan = course.plan
 
 
 def write_jobs_step(ctx):

@@ -1,7 +1,7 @@
 """Benchmarks for course_lib.data: tokenizer throughput, image pipeline caching, streaming memory.
 
 Usage (writes the markdown table to stdout and, with --out, to a file):
-    .venv/bin/python benchmarks/data.py --out benchmarks/RESULTS-data.md
+    .venv/bin/python benchmarks/data.py --out build/benchmarks/data.md
 
 Measures, in one run:
 1. WordPieceTokenizer inside tf.data (batch 1024, parallel map) in short sentences/s;
@@ -215,6 +215,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
 

@@ -13,7 +13,7 @@
    times, the ratio nbgrader/ours (target >= 10) and the scores per kind of submission
    (both must give full marks to the reference and to the correct alternatives; on the
    buggy ones the hidden tests and our checks may differ, which is expected);
-5. writes the table and the command to `benchmarks/RESULTS-grading.md`.
+5. writes the table and the command to `build/benchmarks/grading.md` (copied into benchmarks/RESULTS.md).
 
 `--skip-nbgrader` runs only our side (for the smoke test).
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 from autograder import demo_class
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "RESULTS-grading.md"
+RESULTS = REPO / "build" / "benchmarks" / "grading.md"  # copy the section into RESULTS.md
 TARGET = 10.0
 
 # Correct alternatives to the a2 reference: (grade_id, old text, new text) edits of the solved notebook.
@@ -331,6 +331,7 @@ def main(argv=None):
             f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared machine).\n"
         )
         print(text)
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results).write_text(text)
         return ratio, problems
     finally:
