@@ -89,6 +89,7 @@ def test_schema_validator_rejects_bad_results():
 @pytest.fixture
 def outside_tmp():
     """A folder outside /tmp (the sandbox replaces /tmp anyway, which would prove nothing)."""
+    (REPO / "build").mkdir(exist_ok=True)  # absent in a fresh clone
     folder = Path(tempfile.mkdtemp(prefix="test-gradescope-", dir=REPO / "build"))
     folder.chmod(0o755)  # as /autograder: readable by all, so only the sandbox hides it
     (folder / "visible.txt").write_text("not secret")
