@@ -88,9 +88,10 @@ def test_schema_validator_rejects_bad_results():
 
 @pytest.fixture
 def outside_tmp():
-    """A folder outside /tmp (the sandbox replaces /tmp anyway, which would prove nothing)."""
-    (REPO / "build").mkdir(exist_ok=True)  # absent in a fresh clone
-    folder = Path(tempfile.mkdtemp(prefix="test-gradescope-", dir=REPO / "build"))
+    """A folder outside /tmp and outside the repository, which the sandbox hide anyway."""
+    if not os.access("/opt", os.W_OK):
+        pytest.skip("needs a writable /opt for a folder the sandbox does not hide by default")
+    folder = Path(tempfile.mkdtemp(prefix="test-gradescope-", dir="/opt"))
     folder.chmod(0o755)  # as /autograder: readable by all, so only the sandbox hides it
     (folder / "visible.txt").write_text("not secret")
     (folder / "visible.txt").chmod(0o644)
