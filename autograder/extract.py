@@ -329,6 +329,22 @@ def forbidden_uses(extraction, forbidden_names):
     Returns:
         `{label: sorted forbidden names used in that cell}`, only cells with a use.
     """
+
+    def find(tree, aliases):
+        found = set()
+        for qualified in _names_used(tree, aliases):
+            candidates = [f for f in forbidden_names if _matches(qualified, f)]
+            if candidates:
+                spelled = re.sub(r"^tensorflow\.", "tf.", qualified)
+                same_root = [f for f in candidates if spelled == f or spelled.startswith(f + ".")]
+                found.add((same_root or candidates)[0])
+        return found
+
+    return _report_per_cell(extraction, find)
+
+
+def _report_per_cell(extraction, find):
+    """`{label: sorted findings}` of `find(tree, aliases)` over each parsable cell."""
     try:
         aliases = _aliases(ast.parse(extraction.source))
     except SyntaxError:
@@ -339,13 +355,7 @@ def forbidden_uses(extraction, forbidden_names):
             tree = ast.parse(code)
         except SyntaxError:
             continue
-        found = set()
-        for qualified in _names_used(tree, aliases):
-            candidates = [f for f in forbidden_names if _matches(qualified, f)]
-            if candidates:
-                spelled = re.sub(r"^tensorflow\.", "tf.", qualified)
-                same_root = [f for f in candidates if spelled == f or spelled.startswith(f + ".")]
-                found.add((same_root or candidates)[0])
+        found = find(tree, aliases)
         if found:
             report[label] = sorted(found)
     return report
@@ -433,17 +443,4 @@ def suspicious_uses(extraction):
     Returns:
         `{label: sorted descriptions}`, only cells with a finding.
     """
-    try:
-        aliases = _aliases(ast.parse(extraction.source))
-    except SyntaxError:
-        aliases = {}
-    report = {}
-    for label, code in extraction.chunks.items():
-        try:
-            tree = ast.parse(code)
-        except SyntaxError:
-            continue
-        found = _suspicious_in(tree, aliases)
-        if found:
-            report[label] = sorted(found)
-    return report
+    return _report_per_cell(extraction, _suspicious_in)

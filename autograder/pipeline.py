@@ -26,7 +26,7 @@ from autograder import reports
 from autograder.sandbox import Limits, write_job
 from autograder.submissions import find_submissions
 from autograder.suites import get_suite
-from autograder.suites.base import Outcome, solution_answers
+from autograder.suites.base import Outcome, site_files, solution_answers
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_FILE = ".grader-state.json"
@@ -202,8 +202,6 @@ def plan_step(ctx):
 
 
 def write_jobs_step(ctx):
-    from autograder.suites.base import site_files
-
     for group in ctx.plan.groups:
         job_dir = ctx.work / f"{ctx.student}--{group.name}"
         write_job(

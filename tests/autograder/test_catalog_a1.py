@@ -11,14 +11,19 @@ All entries are graded by ONE `grade()` call (module fixture), then checked per 
 """
 
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from autograder.pipeline import grade
 from autograder.sandbox import Limits
-from tests.autograder.catalog import REPO, feedback, results, unit_scores, write_submission
+from tests.autograder.catalog import (
+    REPO,
+    feedback,
+    grade_class,
+    results,
+    unit_scores,
+    write_submission,
+)
 
 pytestmark = pytest.mark.slow
 A1 = "a1_attention"
@@ -749,15 +754,7 @@ def graded(tmp_path_factory):
         write_submission(subs, name, A1, cells)
     for name, cell in ADVERSARIAL.items():
         write_submission(subs, name, A1, {SDPA: cell}, kind="released")
-    start = time.monotonic()
-    rows = grade(A1, subs, out, jobs=2, progress=False, limits=LIMITS)
-    wall = time.monotonic() - start
-    scores = {r["student"]: r["score"] for r in rows}
-    maximum = rows[0]["max_score"]
-    print(f"\nclass size {len(rows)}, wall {wall:.1f} s, {wall / len(rows):.2f} s per submission")
-    for student, score in sorted(scores.items()):
-        print(f"{student:40s} {score:6.2f} / {maximum:g}")
-    return {"out": out, "scores": scores, "max": maximum, "wall": wall}
+    return grade_class(A1, subs, out, LIMITS)
 
 
 def test_whole_class_graded_in_one_run(graded):
