@@ -10,6 +10,9 @@ it filters top-level statements with `ast`.
 - Solution cells keep `import`, `def`, `class` and every assignment (answers);
   bare expressions, `if __name__ == ...` blocks and loops are dropped.
 - Test (grade) cells and read-only cells are never included.
+- Imports of the `given` packages (the suite's `GIVEN_PACKAGES`, e.g. `course_lib` from a3
+  on) are dropped from other code cells: the grader injects the given names itself, so a
+  helper cell cannot bring in the reference of a graded unit.
 - IPython magics and shell lines are removed before parsing; a cell that still
   does not parse is left out and reported.
 
@@ -151,6 +154,15 @@ def _keep_solution(node):
     return isinstance(node, kept)
 
 
+def _imports_from(node, packages):
+    """True if `node` imports from one of `packages` (top-level names)."""
+    if isinstance(node, ast.Import):
+        return any(a.name.partition(".")[0] in packages for a in node.names)
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and (node.module or "").partition(".")[0] in packages
+    return False
+
+
 def _filter(source, keep):
     """Returns the source of the top-level statements of `source` that `keep` accepts."""
     tree = ast.parse(source)
@@ -167,12 +179,13 @@ def _syntax_message(error):
     return f"line {error.lineno}: {error.msg}"
 
 
-def extract(submission, released):
+def extract(submission, released, given=()):
     """Builds the module to run in the sandbox from a submission.
 
     Args:
         submission: the student's `Notebook` (from `read_notebook`).
         released: the released `Notebook` (defines which cells are graded).
+        given: packages whose imports are dropped from non-solution cells.
 
     Returns:
         An `Extraction`.
@@ -206,7 +219,12 @@ def extract(submission, released):
             )
             continue
         try:
-            code = _filter(source, _keep_solution if gid else _keep_helper)
+            if gid:
+                code = _filter(source, _keep_solution)
+            else:
+                code = _filter(
+                    source, lambda node: _keep_helper(node) and not _imports_from(node, given)
+                )
         except SyntaxError as error:
             if gid:
                 result.syntax_errors[gid] = _syntax_message(error)

@@ -26,7 +26,7 @@ from autograder import reports
 from autograder.sandbox import Limits, write_job
 from autograder.submissions import find_submissions
 from autograder.suites import get_suite
-from autograder.suites.base import Outcome, site_files, solution_answers
+from autograder.suites.base import Outcome, group_site, solution_answers
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_FILE = ".grader-state.json"
@@ -155,7 +155,8 @@ def validate_step(ctx):
 
 
 def extract_step(ctx):
-    ctx.extraction = extract_mod.extract(ctx.notebook, ctx.course.released)
+    given = getattr(ctx.course.suite, "GIVEN_PACKAGES", ())
+    ctx.extraction = extract_mod.extract(ctx.notebook, ctx.course.released, given)
     ctx.result.notes += ctx.extraction.notes
     for unit, message in ctx.extraction.syntax_errors.items():
         ctx.unit_problems[unit] = (
@@ -209,11 +210,12 @@ def write_jobs_step(ctx):
             source=ctx.extraction.source,
             calls=group.calls,
             inputs=group.inputs,
-            site=site_files(group.site_modules) if group.site_modules else None,
+            site=group_site(group),
             inject=group.inject,
             forbid=[n for n in ctx.course.suite.FORBID if "." in n],
-            limits=dataclasses.asdict(ctx.course.limits),
+            limits={**dataclasses.asdict(ctx.course.limits), **group.limits},
             hide=ctx.course.hide,
+            logical_cpus=group.logical_cpus,
         )
         ctx.job_dirs[group.name] = str(job_dir)
 

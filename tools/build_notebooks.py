@@ -11,8 +11,10 @@ diffs well. Edit the text source, then run:
 Source format: a line `# %% [KIND] key=value ...` starts a cell, where KIND is
 `markdown`, `code` (a plain cell), `solution` (needs `grade_id`), `tests`
 (needs `grade_id` and `points`; the cell is locked) or `readonly` (a locked
-code cell without points). Leading and trailing blank lines of a cell are
-dropped. `tests/autograder/test_release.py` checks the notebooks are in sync.
+code cell without points). `include=NAME` on a code cell puts the text of
+`tools/notebook_sources/include/NAME.py` at the top of the cell (one copy of the
+self-check helpers, `check("name")`, shared by every notebook). Leading and
+trailing blank lines of a cell are dropped. `tests/autograder/test_release.py` checks the notebooks are in sync.
 """
 
 import re
@@ -42,6 +44,9 @@ def _nbgrader(grade, solution, locked, grade_id, points=None):
 
 def _make_cell(kind, options, lines, index):
     source = "\n".join(lines).strip("\n")
+    if "include" in options:
+        included = (SOURCES / "include" / f"{options['include']}.py").read_text(encoding="utf-8")
+        source = (included.strip("\n") + "\n\n\n" + source).strip("\n")
     cell_id = options.get("grade_id", f"cell-{index:02d}")
     if kind == "markdown":
         return nbformat.v4.new_markdown_cell(source, id=cell_id)

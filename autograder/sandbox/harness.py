@@ -151,6 +151,8 @@ def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
         site = os.path.abspath(os.path.join(job_dir, job["site"])) if job.get("site") else None
         _isolate_imports(site)
         forbid.install(job.get("forbid") or [])
+        if job.get("logical_cpus"):
+            _logical_cpus(int(job["logical_cpus"]))
         if job.get("seed") is not None:
             keras.utils.set_random_seed(int(job["seed"]))
     except BaseException as exc:
@@ -178,6 +180,14 @@ def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
             stream.flush()
     results.flush(final=True)
     return 0
+
+
+def _logical_cpus(count: int):
+    """Split the CPU into `count` logical devices (before TensorFlow's runtime starts)."""
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    )
 
 
 def _load_inputs(path):

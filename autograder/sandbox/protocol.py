@@ -22,6 +22,8 @@ Refinements of the job format agreed for the grading suites:
   errors.json). A call without a result after a crash or timeout gets "not run: ...".
 - ``value`` calls: a str or a set/list of str becomes the sorted, de-duplicated uint8 codes of
   its letters, upper-cased (``{"b", "D"}`` -> ``[66, 68]``).
+- ``logical_cpus``: the harness configures that many logical CPU devices before the
+  submission runs (TensorFlow allows it only before its runtime starts).
 - ``grad`` saves ``<id>.<i>`` for each ``i`` in ``wrt``; a gradient that is None is an error.
 
 Everything in ``out/`` is written by (or on behalf of) untrusted code. This module reads it
@@ -113,12 +115,15 @@ def write_job(
     limits: Mapping | Limits | None = None,
     hide: Iterable = (),
     seed: int | None = None,
+    logical_cpus: int | None = None,
 ) -> Path:
     """Create a job directory readable by the sandbox uid (dirs 0755, files 0644, root-owned).
 
     ``site`` is a directory to copy to ``site/``, or a mapping ``{"course_lib/x.py": src}``
     of files to copy there. ``hide`` lists host paths to hide in the jail (on top of the
     jail's defaults: the repository, /root, /home, /run, the other jobs next to this one).
+    ``logical_cpus`` splits the CPU into that many logical devices before the submission runs
+    (a ``MirroredStrategy`` over them is a real multi-replica run without a GPU).
     """
     job_dir = Path(job_dir)
     if job_dir.exists() and any(job_dir.iterdir()):
@@ -147,6 +152,7 @@ def write_job(
         "limits": dict(limits or {}),
         "hide": [str(p) for p in hide],
         "seed": seed,
+        "logical_cpus": logical_cpus,
     }
     (job_dir / JOB_FILE).write_text(json.dumps(spec, indent=1))
     (job_dir / OUT_DIR).mkdir()

@@ -39,6 +39,11 @@ class Group:
     inputs: dict[str, np.ndarray]
     site_modules: tuple[str, ...] = ()  # paths under course_lib/, e.g. "layers/attention.py"
     inject: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Files of autograder/suites/support/ shipped as the package `grader_support` (toy models,
+    # dataset builders, measurements): construct them with "site:grader_support.<module>:<name>".
+    support: tuple[str, ...] = ()
+    logical_cpus: int | None = None  # split the jail's CPU into this many logical devices
+    limits: dict = dataclasses.field(default_factory=dict)  # overrides of the course's Limits
 
 
 @dataclasses.dataclass
@@ -244,6 +249,25 @@ def _relative_imports(path):
             yield node.module.replace(".", "/") + ".py"
 
 
+SUPPORT = Path(__file__).resolve().parent / "support"
+
+
+def group_site(group):
+    """The site/ files of a group's job: its reference modules and its support files; or None."""
+    files = site_files(group.site_modules) if group.site_modules else {}
+    if group.support:
+        files["grader_support/__init__.py"] = _empty_init()
+        for name in group.support:
+            files[f"grader_support/{name}"] = SUPPORT / name
+    return files or None
+
+
+def _empty_init():
+    empty = Path(tempfile.gettempdir()) / "autograder-empty-init.py"
+    empty.write_text("")
+    return empty
+
+
 def site_files(modules):
     """`{"course_lib/layers/x.py": path}` for `modules` and the sibling modules they import.
 
@@ -251,8 +275,7 @@ def site_files(modules):
     the sandbox: injecting `MultiHeadAttention` does not expose the reference
     `TransformerEncoderBlock` to the code it grades.
     """
-    empty = Path(tempfile.gettempdir()) / "autograder-empty-init.py"
-    empty.write_text("")
+    empty = _empty_init()
     files, todo = {}, list(modules)
     while todo:
         rel = todo.pop()
