@@ -2,6 +2,8 @@
 
 python -m autograder release a1_attention
 python -m autograder grade a1_attention submitted/ --out build/grades/a1 --jobs 2
+python -m autograder grade a1_attention submitted/ --out build/grades/a1 \
+    --due "2026-03-02 00:00:00 UTC" --late-policy percent-per-day:10
 python -m autograder validate assignments/a1_attention/a1_attention.ipynb
 python -m autograder gradescope a1_attention --out build/gradescope/a1_attention.zip
 python -m autograder demo --out build/demo
@@ -26,7 +28,13 @@ def grade(args):
     import tempfile
 
     from autograder import pipeline, reports
+    from autograder.late import LatePolicy
 
+    try:
+        policy = LatePolicy.parse(args.due, args.late_policy)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         extra = {}
         if args.answers:  # answer keys from JSON instead of the solution notebook
@@ -41,6 +49,7 @@ def grade(args):
             force=args.force,
             isolation=args.isolation,
             progress=not args.quiet,
+            late_policy=policy,
             **extra,
         )
     print(reports.summary_table(rows))
@@ -59,8 +68,15 @@ def grade(args):
             out,
             submitted=args.submissions,
             force=args.force,
+            duedate=args.due,
+            late_penalty=policy.method if policy.method in ("none", "zero") else "none",
         )
         print(f"gradebook {args.gradebook}: {summary.recorded} scores recorded")
+        if policy.method == "percent-per-day":
+            print(
+                "  note: nbgrader's gradebook knows only the late policies 'none' and 'zero'; "
+                "the percent-per-day penalty is in grades.csv only"
+            )
         if summary.kept:
             print(f"  {len(summary.kept)} differing scores kept (use --force to replace them)")
 
@@ -139,6 +155,18 @@ def main(argv=None):
     )
     p.add_argument(
         "--answers", metavar="JSON", help="concept-question keys (default: the solution notebook)"
+    )
+    p.add_argument(
+        "--due",
+        metavar="TIME",
+        help="due date, e.g. '2026-03-02 00:00:00 UTC'; lateness is read from each "
+        "submission's nbgrader timestamp.txt",
+    )
+    p.add_argument(
+        "--late-policy",
+        default="none",
+        metavar="POLICY",
+        help="none (record lateness only), zero, or percent-per-day:P (default: %(default)s)",
     )
     p.set_defaults(func=grade)
 

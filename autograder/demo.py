@@ -26,13 +26,15 @@ from pathlib import Path
 
 from autograder import demo_class, gradebook, reports
 from autograder.gradescope import build_archive
+from autograder.late import LatePolicy
 from autograder.pipeline import grade
 from autograder.release import release_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("a1_attention", "a2_transformer")
 DUEDATE = "2026-03-02 00:00:00.000000 UTC"  # the demo class's LATE student submits after it
-LATE_PENALTY = "zero"  # nbgrader's LateSubmissionPlugin.penalty_method, applied in the gradebook
+# nbgrader's LateSubmissionPlugin.penalty_method: applied in the gradebook and in grades.csv.
+LATE_PENALTY = "zero"
 
 
 @dataclasses.dataclass
@@ -115,6 +117,7 @@ def run(
                 source_root=source_root,
                 release_root=release_root,
                 zygote=zygote,
+                late_policy=LatePolicy.parse(DUEDATE, LATE_PENALTY),
             )
     finally:
         zygote.close()
@@ -151,33 +154,24 @@ def run(
     return result
 
 
-def _late_students(submitted, assignment):
-    due = DUEDATE.split(".")[0]
-    late = set()
-    for stamp in Path(submitted).glob(f"*/{assignment}/timestamp.txt"):
-        if stamp.read_text().strip().split(".")[0] > due:
-            late.add(stamp.parent.parent.name)
-    return late
-
-
 def summary(result):
     """The tables and paths printed at the end of the demo."""
     lines = []
     for name, rows in result.rows.items():
         grades = result.course / "grades" / name
-        late = _late_students(result.course / "submitted", name)
         lines += ["", f"== {name}: {len(rows)} students =="]
         table = reports.summary_table(rows).splitlines()
         by_student = {r["student"]: r for r in rows}
         lines += table[:2]
         for line in table[2:]:
             student = line.split()[0]
-            mark = f", late: nbgrader penalty '{LATE_PENALTY}'" if student in late else ""
-            lines.append(f"{line}  ({result.labels[name].get(student, '?')}{mark})")
-            if by_student[student]["notes"] and by_student[student]["score"] == 0:
+            lines.append(f"{line}  ({result.labels[name].get(student, '?')})")
+            row = by_student[student]
+            if row["notes"] and row["score"] == 0 and not row.get("late"):
                 lines.append(f"{'':4}reason: {by_student[student]['notes'][:100]}")
         lines += [
-            f"grades.csv:      {grades / 'grades.csv'}",
+            f"grades.csv:      {grades / 'grades.csv'}  (late policy '{LATE_PENALTY}', "
+            f"due {DUEDATE.split('.')[0]} UTC)",
             f"Gradescope JSON: {grades}/<student>/results.json",
             f"feedback:        {grades}/<student>/feedback.html",
         ]

@@ -328,6 +328,7 @@ def grade(
     limits=None,
     zygote=None,
     hide=(),
+    late_policy=None,
 ):
     """Grades every submission of `assignment` in `submissions` into `out`.
 
@@ -335,10 +336,11 @@ def grade(
     hash) is not graded again; the secret input seed is kept in OUT so a
     resumed run draws the same hidden inputs. `force=True` regrades everyone
     with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
-    the Gradescope root holding the reference).
+    the Gradescope root holding the reference). `late_policy` (an `autograder.late.LatePolicy`)
+    takes points off late submissions in grades.csv by nbgrader's `timestamp.txt`.
 
     Returns:
-        The list of grade rows written to OUT/grades.csv.
+        The list of grade rows written to OUT/grades.csv (late penalties applied).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -361,7 +363,7 @@ def grade(
                 and previous["hash"] == digest
                 and (out / sub.student / "results.json").exists()
             ):
-                rows[sub.student] = previous["row"]
+                rows[sub.student] = {**previous["row"], "timestamp": _timestamp_text(sub.path)}
                 continue
             result = StudentResult(sub.student, assignment, max_score=course.max_score)
             if sub.problem:
@@ -384,8 +386,9 @@ def grade(
             _run_sandbox(ready, out, state, rows, bar, jobs, isolation, zygote)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    reports.write_grades_csv(out, rows.values())
-    return list(rows.values())
+    final = reports.apply_late_policy(rows.values(), late_policy)
+    reports.write_grades_csv(out, final)
+    return final
 
 
 def _run_sandbox(ready, out, state, rows, bar, jobs, isolation, zygote):
@@ -412,6 +415,13 @@ def _run_sandbox(ready, out, state, rows, bar, jobs, isolation, zygote):
             zygote.close()
 
 
+def _timestamp_text(notebook_path):
+    from autograder.late import read_timestamp
+
+    stamp = read_timestamp(Path(notebook_path)) if notebook_path else None
+    return stamp.isoformat() if stamp else ""
+
+
 def _finish(ctx, out, state, rows, bar):
     result = ctx.result
     reports.write_student(out, result)
@@ -421,6 +431,7 @@ def _finish(ctx, out, state, rows, bar):
         "score": round(result.score, 4),
         "max_score": result.max_score,
         "status": result.status,
+        "timestamp": _timestamp_text(ctx.path),
         "notes": " | ".join(n.splitlines()[0] for n in result.notes)[:300],
     }
     rows[result.student] = row

@@ -12,7 +12,19 @@ import os
 import tempfile
 from pathlib import Path
 
-CSV_COLUMNS = ("student", "assignment", "score", "max_score", "percent", "status", "notes")
+CSV_COLUMNS = (
+    "student",
+    "assignment",
+    "score",
+    "max_score",
+    "percent",
+    "raw_score",
+    "late",
+    "penalty",
+    "status",
+    "timestamp",
+    "notes",
+)
 
 
 def write_atomic(path, text):
@@ -59,19 +71,51 @@ def write_student(out_dir, result):
     write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=1))
 
 
+def apply_late_policy(rows, policy):
+    """Rows with the late penalty of `policy` (a `late.LatePolicy`) applied to `score`.
+
+    `raw_score` keeps the score of the work; `late` says by how much the submission was late
+    (empty when on time or without a due date) and `penalty` the points taken off.
+    """
+    from autograder import late as late_mod
+
+    policy = policy or late_mod.LatePolicy()
+    applied = []
+    for row in rows:
+        raw = row.get("raw_score", row["score"])
+        stamp = row.get("timestamp") or ""
+        lateness = policy.lateness(late_mod.parse_time(stamp) if stamp else None)
+        penalty = policy.penalty(raw, row["max_score"], lateness)
+        applied.append(
+            {
+                **row,
+                "raw_score": raw,
+                "score": round(raw - penalty, 4),
+                "late": late_mod.describe(lateness) if lateness else "",
+                "penalty": round(penalty, 4),
+            }
+        )
+    return applied
+
+
 def write_grades_csv(out_dir, rows):
-    """Writes OUT/grades.csv from `(student, assignment, score, max_score, status, notes)` dicts."""
+    """Writes OUT/grades.csv from grade rows (see `CSV_COLUMNS`; missing columns stay empty)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore"
+    )
     writer.writeheader()
     for row in sorted(rows, key=lambda r: r["student"]):
         percent = 100.0 * row["score"] / row["max_score"] if row["max_score"] else 0.0
+        raw = row.get("raw_score", row["score"])
         writer.writerow(
             {
                 **row,
                 "score": f"{row['score']:.2f}",
                 "max_score": f"{row['max_score']:.2f}",
                 "percent": f"{percent:.1f}",
+                "raw_score": f"{raw:.2f}",
+                "penalty": f"{row.get('penalty', 0.0):.2f}",
             }
         )
     write_atomic(Path(out_dir) / "grades.csv", buffer.getvalue())
@@ -107,7 +151,8 @@ def summary_table(rows):
     width = max([len("student")] + [len(r["student"]) for r in rows])
     lines = [f"{'student':<{width}}  {'score':>13}  status", "-" * (width + 25)]
     for r in sorted(rows, key=lambda r: r["student"]):
+        late = f" (late {r['late']}: -{r['penalty']:.2f})" if r.get("late") else ""
         lines.append(
-            f"{r['student']:<{width}}  {r['score']:6.2f} / {r['max_score']:<5.2f}  {r['status']}"
+            f"{r['student']:<{width}}  {r['score']:6.2f} / {r['max_score']:<5.2f}  {r['status']}{late}"
         )
     return "\n".join(lines)

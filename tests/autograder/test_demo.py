@@ -58,7 +58,10 @@ def test_demo_scores_make_sense(ran):
     result, _ = ran
     rows = {r["student"]: r for r in result.rows[A1]}
     assert rows[demo_class.REFERENCE]["score"] == 20.0
-    assert rows[demo_class.LATE]["score"] == 20.0
+    late = rows[demo_class.LATE]  # submitted after the due date, late policy "zero"
+    assert (late["raw_score"], late["score"], late["penalty"]) == (20.0, 0.0, 20.0)
+    assert late["late"] == "1 d 9 h 30 min"
+    assert rows[demo_class.REFERENCE]["late"] == "" and rows[demo_class.REFERENCE]["penalty"] == 0
     assert rows[demo_class.STUB]["score"] == 0.0
     assert rows[demo_class.ADVERSARY]["score"] <= rows[demo_class.STUB]["score"]
     for student in demo_class.BUGGY:
@@ -77,7 +80,7 @@ def test_demo_table_names_students_paths_and_times(ran):
     assert str(result.course / "grades" / A1 / "grades.csv") in printed
     assert str(result.course / "gradebook.db") in printed
     assert str(result.paths["gradescope"]) in printed
-    assert "late: nbgrader penalty" in next(
+    assert "(late 1 d 9 h 30 min: -20.00)" in next(
         x for x in printed.splitlines() if x.startswith(demo_class.LATE)
     )
     assert "reason: No notebook found" in printed
@@ -96,8 +99,9 @@ def test_demo_gradebook_matches_grades_csv(ran):
     in_db = gradebook.scores_in_gradebook(url, A1)
     rows = _csv(result.course / "grades" / A1 / "grades.csv")
     assert set(in_db) == set(rows)
-    for student, row in rows.items():
-        assert in_db[student] == (pytest.approx(float(row["score"])), 20.0), student
+    for student, row in rows.items():  # nbgrader keeps the penalty apart from the score
+        assert in_db[student] == (pytest.approx(float(row["raw_score"])), 20.0), student
+        assert float(row["score"]) == float(row["raw_score"]) - float(row["penalty"])
     with Gradebook(url) as gb:
         late = gb.find_submission_notebook(A1, A1, demo_class.LATE)
         on_time = gb.find_submission_notebook(A1, A1, demo_class.REFERENCE)

@@ -1,0 +1,85 @@
+"""What suites of a3-a6 rely on: given imports dropped, support packages, logical CPUs, limits."""
+
+import json
+
+import nbformat
+
+from autograder import extract
+from autograder.sandbox import Zygote, write_job
+from autograder.suites import SUITES, base
+
+
+def _notebook(helper, solution):
+    cells = [nbformat.v4.new_code_cell(helper), nbformat.v4.new_code_cell(solution)]
+    cells[1].metadata["nbgrader"] = {"grade_id": "GPT", "solution": True, "grade": False}
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_given_packages_are_dropped_from_helper_cells_only():
+    """A helper cell's course_lib import is the grader's to inject; a solution cell's is kept (and reported)."""
+    helper = (
+        "import numpy as np\n"
+        "from course_lib.layers import FeedForward, MultiHeadAttention\n"
+        "import course_lib.models as cm\n"
+        "from course_libx import thing\n"
+    )
+    solution = "from course_lib.models import GPT as _Ref\nclass GPT(_Ref):\n    pass\n"
+    nb = _notebook(helper, solution)
+    kept = extract.extract(nb, nb, given=("course_lib",))
+    assert "import numpy as np" in kept.source and "course_libx" in kept.source
+    assert "FeedForward" not in kept.chunks["0"] and "cm" not in kept.chunks["0"]
+    assert "from course_lib.models import GPT" in kept.chunks["GPT"]
+    assert extract.forbidden_uses(kept, ("course_lib.models",)) == {"GPT": ["course_lib.models"]}
+    # Without `given` (a1/a2) helper imports stay, so they are reported by name.
+    assert "from course_lib.layers import" in extract.extract(nb, nb).chunks["0"]
+
+
+def test_suites_are_discovered_from_their_files():
+    assert {"a1_attention", "a2_transformer"} <= set(SUITES)
+    assert all(name[0] == "a" and name[1].isdigit() for name in SUITES)
+
+
+def test_support_files_logical_cpus_and_limits_reach_the_job(tmp_path, monkeypatch):
+    """A support module constructs in the jail, the CPU is split in two, limits override."""
+    monkeypatch.setattr(base, "SUPPORT", tmp_path / "support")
+    support = base.SUPPORT / "infra_test_support.py"
+    support.parent.mkdir()
+    support.write_text(
+        "import tensorflow as tf\n\n"
+        "class Replicas:\n"
+        "    def __init__(self, scale):\n"
+        "        self.scale = scale\n\n"
+        "    def __call__(self):\n"
+        "        devices = [d.name for d in tf.config.list_logical_devices('CPU')]\n"
+        "        strategy = tf.distribute.MirroredStrategy(devices)\n"
+        "        return self.scale * strategy.num_replicas_in_sync\n"
+    )
+    group = base.Group(
+        "g",
+        calls=[
+            base.construct("rep", "site:grader_support.infra_test_support:Replicas", {}, [], {}),
+            base.call("n", "rep"),
+            base.function("blocked", "site:course_lib.models.gpt:GPT"),
+        ],
+        inputs={},
+        support=("infra_test_support.py",),
+        logical_cpus=2,
+        limits={"wall_seconds": 77.0},
+    )
+    group.calls[0].update(kwargs={"scale": 10}, build=None)
+    job = tmp_path / "job"
+    write_job(
+        job,
+        source="x = 1\n",
+        calls=group.calls,
+        site=base.group_site(group),
+        limits={"wall_seconds": 60.0, **group.limits},
+        logical_cpus=group.logical_cpus,
+    )
+    spec = json.loads((job / "job.json").read_text())
+    assert spec["limits"]["wall_seconds"] == 77.0 and spec["logical_cpus"] == 2
+    with Zygote(jobs=1) as zygote:
+        result = zygote.run(job)
+    assert result.status == "ok", result.errors
+    assert int(result.arrays["n"]) == 20
+    assert "not available here" in result.errors["blocked"]  # support ships no reference code
