@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["attention", "generation", "data", "grading"]
+BENCHMARKS = ["attention", "generation", "data", "grading", "notebook_targets"]
 
 
 def main():
