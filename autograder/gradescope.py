@@ -10,7 +10,8 @@ must leave /autograder/results/results.json. The archive holds:
     run_autograder     runs `python -m autograder.gradescope run` with the archive on PYTHONPATH
     requirements.txt   the pins of requirements.lock that grading needs (and their dependencies)
     autograder/        the grader
-    course_lib/        only `__init__.py` and `layers/` (the reference the checks compare with)
+    course_lib/        only the modules the suite imports (the reference the checks compare
+                       with, e.g. `layers/` for a1/a2), found by importing the suite
     assignments/<a>/<a>.ipynb   the released notebook (graded cells, points)
     answers.json       the concept-question keys: the only part of the solution notebook shipped
 
@@ -150,6 +151,24 @@ def _package_files(package, include=None):
         yield path, str(rel)
 
 
+def reference_modules(assignment):
+    """The course_lib files the suite of `assignment` imports (in a fresh interpreter)."""
+    import subprocess
+
+    probe = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module('autograder.suites.{assignment}')\n"
+        "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()\n"
+        "    if n.partition('.')[0] == 'course_lib' and getattr(m, '__file__', None))))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    files = json.loads(done.stdout.strip().splitlines()[-1])
+    return [str(Path(f).resolve().relative_to(REPO)) for f in files]
+
+
 def _add(zf, arcname, data, executable=False):
     info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
     mode = 0o755 if executable else 0o644
@@ -188,10 +207,8 @@ def build_archive(
         _add(zf, f"assignments/{assignment}/{name}", released.read_bytes())
         for path, rel in _package_files("autograder"):
             _add(zf, rel, path.read_bytes())
-        for path, rel in _package_files(
-            "course_lib", include=("course_lib/__init__.py", "course_lib/layers/")
-        ):
-            _add(zf, rel, path.read_bytes())
+        for rel in reference_modules(assignment):
+            _add(zf, rel, (REPO / rel).read_bytes())
     os.replace(tmp, out_zip)
     return out_zip
 
