@@ -83,3 +83,27 @@ def test_support_files_logical_cpus_and_limits_reach_the_job(tmp_path, monkeypat
     assert result.status == "ok", result.errors
     assert int(result.arrays["n"]) == 20
     assert "not available here" in result.errors["blocked"]  # support ships no reference code
+
+
+def test_given_names_exist_while_the_submission_runs_and_modules_can_be_forbidden(tmp_path):
+    """A student class may subclass a given layer; a forbidden *module* name does not break the job."""
+    job = tmp_path / "job"
+    source = (
+        "class Wider(FeedForward):\n"
+        "    pass\n\n"
+        "def is_reference():\n"
+        "    return int(FeedForward.__module__ == 'course_lib.layers.feed_forward')\n"
+    )
+    write_job(
+        job,
+        source=source,
+        calls=[base.function("ref", "is_reference")],
+        site=base.site_files(("layers/feed_forward.py",)),
+        inject={"FeedForward": "course_lib.layers.feed_forward:FeedForward"},
+        forbid=["course_lib.layers.feed_forward", "keras.ops.dot_product_attention"],
+    )
+    with Zygote(jobs=1) as zygote:
+        result = zygote.run(job)
+    assert result.status == "ok", result.errors
+    assert "__source__" not in result.errors and int(result.arrays["ref"]) == 1
+    assert not any(k.startswith("__forbid__") for k in result.errors), result.errors
