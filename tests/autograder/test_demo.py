@@ -117,6 +117,7 @@ def test_cli_grade_with_json_answers_into_a_gradebook(ran, tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'gb.db'}"
     out = tmp_path / "out"
     argv = ["grade", A1, str(result.course / "submitted"), "--out", str(out), "--quiet"]
+    argv += ["--due", demo.DUEDATE, "--late-policy", demo.LATE_PENALTY]  # as the demo grades
     assert cli.main([*argv, "--answers", str(answers), "--gradebook", url]) == 0
     ours = _csv(out / "grades.csv")
     demo_rows = _csv(result.course / "grades" / A1 / "grades.csv")

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.notebook import grade_id, is_grade, is_solution, nbgrader_meta
+from autograder.notebook import grade_id, is_grade, is_locked, is_solution, nbgrader_meta
 from autograder.release import (
     ReleaseError,
     notebook_text,
@@ -22,6 +22,7 @@ from autograder.release import (
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).parent / "files"
+SELFCHECK = ROOT / "tools" / "notebook_sources" / "include" / "selfcheck.py"
 ASSIGNMENTS = {
     "a1_attention": (
         20,
@@ -181,6 +182,34 @@ def test_graded_cells_ids_and_points(name):
 
 
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_test_cells_run_named_public_checks(name):
+    """Does each unit's released test cell register named checks of that unit and end with check()?
+
+    The self-check helpers (`public_check`, `check`) must be defined once, in a read-only
+    cell before the first test cell; concept-question cells keep their plain asserts.
+    """
+    nb = nbformat.read(ROOT / "assignments" / name / f"{name}.ipynb", as_version=4)
+    helpers = [i for i, c in enumerate(nb.cells) if "def public_check(unit):" in c.source]
+    assert len(helpers) == 1, "the self-check helpers must be in exactly one cell"
+    helper = nb.cells[helpers[0]]
+    assert is_locked(helper) and not is_grade(helper) and not is_solution(helper)
+    assert helper.source.startswith(SELFCHECK.read_text(encoding="utf-8").strip())
+    assert helpers[0] < min(i for i, c in enumerate(nb.cells) if is_grade(c))
+    _, units = ASSIGNMENTS[name]
+    for unit in units:
+        source = next(c for c in nb.cells if grade_id(c) == f"test_{unit}").source
+        checks = re.findall(r'^@public_check\("(\w+)"\)\ndef (\w+)\(\):', source, re.MULTILINE)
+        assert len(checks) >= 2, f"test_{unit}: split the public asserts into named checks"
+        assert {u for u, _ in checks} == {unit}, f"test_{unit} registers checks of {checks}"
+        assert len({label for _, label in checks}) == len(checks), f"test_{unit}: duplicate names"
+        assert source.rstrip().endswith(f'check("{unit}")'), f"test_{unit} must end with check()"
+        assert "Public tests passed." not in source, "check() prints it when every check passes"
+    for cell in nb.cells:
+        if (grade_id(cell) or "").startswith("test_answer_"):
+            assert "check(" not in cell.source
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
 def test_notebooks_do_not_import_course_lib(name):
     for root in ("solutions", "assignments"):
         text = (ROOT / root / name / f"{name}.ipynb").read_text(encoding="utf-8")
@@ -190,7 +219,8 @@ def test_notebooks_do_not_import_course_lib(name):
 # --- nbgrader round trip (slow) -------------------------------------------------------------
 
 
-def _nbgrader(course, *args):
+def run_nbgrader(course, *args):
+    """Runs the real `nbgrader <args> --force` in `course` (venv on PATH, its own gradebook)."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     db = f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}"
     command = [sys.executable, "-m", "nbgrader", *args, "--force", db]
@@ -210,7 +240,7 @@ def course(tmp_path_factory):
 @pytest.mark.slow
 def test_nbgrader_generate_assignment_agrees_with_our_release(course):
     """Does nbgrader's own release give the same cells as ours (sources compared)?"""
-    _nbgrader(course, "generate_assignment", "a1_attention")
+    run_nbgrader(course, "generate_assignment", "a1_attention")
     theirs = nbformat.read(course / "assignments/a1_attention/a1_attention.ipynb", as_version=4)
     ours = nbformat.read(ROOT / "assignments/a1_attention/a1_attention.ipynb", as_version=4)
     assert [c.cell_type for c in theirs.cells] == [c.cell_type for c in ours.cells]
@@ -233,14 +263,14 @@ def test_nbgrader_autograde_gives_the_solution_full_marks(course):
     message would land on stderr of the first test cell (scored 0 without our config).
     """
     if not (course / "assignments").exists():
-        _nbgrader(course, "generate_assignment", "a1_attention")
+        run_nbgrader(course, "generate_assignment", "a1_attention")
     submitted = course / "submitted" / "alice" / "a1_attention"
     submitted.mkdir(parents=True)
     nb = nbformat.read(course / "solutions/a1_attention/a1_attention.ipynb", as_version=4)
     assert "_ = ops.zeros(1)" in nb.cells[1].source
     nb.cells[1].source = nb.cells[1].source.replace("_ = ops.zeros(1)", "pass")
     nbformat.write(nb, submitted / "a1_attention.ipynb")
-    _nbgrader(course, "autograde", "a1_attention", "--create")
+    run_nbgrader(course, "autograde", "a1_attention", "--create")
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
