@@ -3,12 +3,15 @@
 Per assignment: the reference (the released notebook with the solution's code in
 its solution cells), an empty stub (the released notebook as is), one adversarial
 submission, a few realistic bugs (taken from the grading catalogs in
-tests/autograder), and a student whose folder holds no notebook.
+tests/autograder: written out here for a1/a2, read from the catalog module
+`tests/autograder/test_catalog_<a>.py` for later assignments, one bug per unit), and a
+student whose folder holds no notebook.
 
 Every notebook gets nbgrader's `timestamp.txt`; one student submits late.
 """
 
 import copy
+import importlib
 import json
 from pathlib import Path
 
@@ -105,6 +108,22 @@ ADVERSARIAL = {
     ),
 }
 
+# For assignments without an entry above: the first unit calls the reference library through a
+# computed import (the sandbox only lets a job import the reference modules it was given).
+GENERIC_ADVERSARY = (
+    "adv_computed_import",
+    "import importlib\n\n"
+    "def _reference(name):\n"
+    "    for module in ('layers', 'models', 'generate', 'data.images', 'data'):\n"
+    "        try:\n"
+    "            return getattr(importlib.import_module('course' + '_lib.' + module), name)\n"
+    "        except (ImportError, AttributeError):\n"
+    "            continue\n"
+    "    raise NameError(name)\n\n"
+    "def {unit}(*args, **kwargs):\n"
+    "    return _reference({unit!r})(*args, **kwargs)\n",
+)
+
 REFERENCE, STUB, MISSING, LATE = "ref_solution", "stub_empty", "no_notebook", "late_reference"
 ADVERSARY = "adversary"
 # The same students submit every assignment; `bug_<i>` makes the i-th bug of each catalog.
@@ -178,12 +197,54 @@ def class_notebooks(assignment, solution_path, released_path):
         bugs = [(name, replace_cells(solved, cells)) for name, cells in A1_BUGS.items()]
     elif assignment == "a2_transformer":
         bugs = [(name, edit_cell(solved, *edit)) for name, edit in A2_EDITS.items()]
+    else:
+        bugs = [
+            (name, replace_cells(solved, cells))
+            for name, cells in catalog_bugs(assignment, _units(released))
+        ]
     for student, (label, nb) in zip(BUGGY, bugs, strict=False):
         notebooks[student] = (label, nb)
     if assignment in ADVERSARIAL:
         label, grade_id, source = ADVERSARIAL[assignment]
         notebooks[ADVERSARY] = (label, replace_cells(released, {grade_id: source}))
+    else:
+        unit = _units(released)[0]
+        label, source = GENERIC_ADVERSARY
+        notebooks[ADVERSARY] = (label, replace_cells(released, {unit: source.format(unit=unit)}))
     return notebooks
+
+
+def _units(nb):
+    return [
+        gid
+        for cell in nb["cells"]
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+        and not (gid := _grade_id(cell)).startswith("answer_")
+    ]
+
+
+def catalog_bugs(assignment, units, count=4):
+    """`[(bug name, {grade_id: source})]` from the grading catalog, spread over `units` in order.
+
+    Takes bugs that edit one cell, round robin over the units (first the first bug of each
+    unit, then the second...). Empty when the catalog cannot be imported (a checkout
+    without the test dependencies).
+    """
+    try:
+        catalog = importlib.import_module(
+            f"tests.autograder.test_catalog_{assignment.split('_')[0]}"
+        )
+    except ImportError:
+        return []
+    per_unit = {unit: [] for unit in units}
+    for name, (cells, _phrases) in sorted(catalog.BUGS.items()):
+        if len(cells) == 1 and next(iter(cells)) in per_unit:
+            per_unit[next(iter(cells))].append((name, cells))
+    picked, depth = [], 0
+    while len(picked) < count and any(len(bugs) > depth for bugs in per_unit.values()):
+        picked += [bugs[depth] for bugs in per_unit.values() if len(bugs) > depth]
+        depth += 1
+    return picked[:count]
 
 
 def build_class(submitted, assignment, solution_path, released_path, late=True):
