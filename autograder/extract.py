@@ -11,8 +11,9 @@ it filters top-level statements with `ast`.
   bare expressions, `if __name__ == ...` blocks and loops are dropped.
 - Test (grade) cells and read-only cells are never included.
 - Imports of the `given` packages (the suite's `GIVEN_PACKAGES`, e.g. `course_lib` from a3
-  on) are dropped from other code cells: the grader injects the given names itself, so a
-  helper cell cannot bring in the reference of a graded unit.
+  on) are dropped from the code that runs: the grader injects the given names itself, so no
+  cell can bring in the reference of a graded unit (solution cells keep them in `chunks`,
+  so the forbidden-API scan still reports them by name).
 - IPython magics and shell lines are removed before parsing; a cell that still
   does not parse is left out and reported.
 
@@ -221,6 +222,9 @@ def extract(submission, released, given=()):
         try:
             if gid:
                 code = _filter(source, _keep_solution)
+                run = _filter(
+                    source, lambda node: _keep_solution(node) and not _imports_from(node, given)
+                )
             else:
                 code = _filter(
                     source, lambda node: _keep_helper(node) and not _imports_from(node, given)
@@ -240,8 +244,8 @@ def extract(submission, released, given=()):
         if gid:
             result.units_present.add(gid)
         if code.strip():
-            result.chunks[label] = code
-            parts.append(f"# --- cell {label} ---\n{code}\n")
+            result.chunks[label] = code  # what the scans read; `run` is what the sandbox runs
+            parts.append(f"# --- cell {label} ---\n{run if gid else code}\n")
     result.source = "\n".join(parts)
     return result
 

@@ -228,6 +228,7 @@ PREPARE_STEPS = (read_step, validate_step, extract_step, forbidden_step, plan_st
 
 def score_step(ctx, job_results):
     arrays, errors, status, group_of, object_of, printed = {}, {}, {}, {}, {}, []
+    failed_cells = set()
     for group in ctx.plan.groups:
         res = job_results[group.name]
         status[group.name] = (res.status, res.exit_detail)
@@ -237,6 +238,8 @@ def score_step(ctx, job_results):
                 object_of[c["id"]] = c["object"]
         arrays.update(res.arrays)
         errors.update({k: v for k, v in res.errors.items() if not k.startswith("__")})
+        if "__source__" in res.errors:
+            failed_cells.update(res.errors["__source__"].splitlines())
         if "__forbidden__" in res.errors:
             ctx.result.notes.append(
                 f"Forbidden APIs were called at run time: {res.errors['__forbidden__']}."
@@ -248,6 +251,11 @@ def score_step(ctx, job_results):
         printed += [res.stdout, res.stderr]
         ctx.result.seconds += res.wall_seconds
     ctx.result.printed = "".join(p for p in printed if p)
+    if failed_cells:
+        ctx.result.notes.append(
+            "Running your code raised an error (the rest of that cell was skipped; "
+            "other cells still ran): " + "; ".join(sorted(failed_cells))[:600]
+        )
     outcome = Outcome(arrays, errors, group_of, status, object_of)
     ctx.result.tests = score_checks(ctx, lambda check: check.evaluate(outcome))
 

@@ -337,17 +337,47 @@ def _key(value) -> tuple[str, str] | None:
     return None
 
 
+CELL_MARKER = "# --- cell "  # extract.py starts each notebook cell's code with this line
+
+
+def _cells(source: str):
+    """`[(label, code padded to its line numbers)]`: the submission cut at the cell markers."""
+    lines = source.split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith(CELL_MARKER)] or [0]
+    if starts[0] != 0:
+        starts.insert(0, 0)
+    cells = []
+    for start, end in zip(starts, [*starts[1:], len(lines)]):
+        label = (
+            lines[start][len(CELL_MARKER) :].rstrip(" -")
+            if lines[start].startswith(CELL_MARKER)
+            else "?"
+        )
+        cells.append((label, "\n" * start + "\n".join(lines[start:end])))
+    return cells
+
+
 def _exec_submission(path: str, results: _Results, inject=None) -> dict:
+    """Run the submission cell by cell, as a notebook would; a failing cell skips only itself."""
     module = types.ModuleType("submission")
     module.__file__ = path
     sys.modules["submission"] = module
     _inject(module.__dict__, inject or {}, results)
     try:
         with open(path) as f:
-            code = compile(f.read(), path, "exec")
-        exec(code, module.__dict__)
-    except BaseException as exc:  # the functions defined before the failure stay usable
+            source = f.read()
+    except BaseException as exc:
         results.error("__source__", exc)
+        return module.__dict__
+    failures = []
+    for label, code in _cells(source):
+        try:
+            exec(compile(code, path, "exec"), module.__dict__)
+        except BaseException as exc:  # the definitions of the other cells stay usable
+            last = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+            failures.append(f"cell {label}: {last}")
+    if failures:
+        results.error("__source__", text="\n".join(failures))
     return module.__dict__
 
 

@@ -39,6 +39,18 @@ ASSIGNMENTS = {
             "TransformerEncoderBlock",
         ],
     ),  # fmt: skip
+    "a3_gpt": (
+        37,
+        [
+            "TokenAndPositionEmbedding",
+            "make_lm_example",
+            "GPTBlock",
+            "GPT",
+            "lm_loss",
+            "filter_logits",
+            "generate",
+        ],
+    ),  # fmt: skip
     "a5_vit": (21, ["extract_patches", "PatchEmbedding", "ViTClassifier"]),
 }
 # One distinctive line of each solution: none may appear in a released notebook.
@@ -60,6 +72,15 @@ SOLUTION_LINES = {
         "x = self.norm1(x + self.drop1(attended, training=training))",
         'answer_positions = {"A", "C"}',
         "assert answer_padding == ",
+    ],
+    "a3_gpt": [
+        'self.position_embedding = keras.layers.Embedding(max_len, d_model, name="position_embedding")',
+        "attended = self.attention(h, h, use_causal_mask=True, training=training)",
+        "return ops.sum(losses * weights) / ops.maximum(ops.sum(weights), 1.0)",
+        "before = ops.cumsum(probs, axis=-1) - probs  # probability of the tokens before each",
+        "context = ids[:, -model.max_len :]  # the model sees its last max_len tokens",
+        'answer_sampling = {"A", "B", "D"}',
+        "assert answer_context == ",
     ],
     "a5_vit": [
         "x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (B, rows, cols, P, P, C)",

@@ -15,8 +15,8 @@ def _notebook(helper, solution):
     return nbformat.v4.new_notebook(cells=cells)
 
 
-def test_given_packages_are_dropped_from_helper_cells_only():
-    """A helper cell's course_lib import is the grader's to inject; a solution cell's is kept (and reported)."""
+def test_given_packages_are_not_run_but_still_reported():
+    """course_lib imports are the grader's to inject: never run, but reported by name in a solution cell."""
     helper = (
         "import numpy as np\n"
         "from course_lib.layers import FeedForward, MultiHeadAttention\n"
@@ -28,7 +28,8 @@ def test_given_packages_are_dropped_from_helper_cells_only():
     kept = extract.extract(nb, nb, given=("course_lib",))
     assert "import numpy as np" in kept.source and "course_libx" in kept.source
     assert "FeedForward" not in kept.chunks["0"] and "cm" not in kept.chunks["0"]
-    assert "from course_lib.models import GPT" in kept.chunks["GPT"]
+    assert "from course_lib.models import GPT" in kept.chunks["GPT"]  # the scan sees it
+    assert "course_lib" not in kept.source.replace("course_libx", "")  # the sandbox does not
     assert extract.forbidden_uses(kept, ("course_lib.models",)) == {"GPT": ["course_lib.models"]}
     # Without `given` (a1/a2) helper imports stay, so they are reported by name.
     assert "from course_lib.layers import" in extract.extract(nb, nb).chunks["0"]
@@ -107,3 +108,24 @@ def test_given_names_exist_while_the_submission_runs_and_modules_can_be_forbidde
     assert result.status == "ok", result.errors
     assert "__source__" not in result.errors and int(result.arrays["ref"]) == 1
     assert not any(k.startswith("__forbid__") for k in result.errors), result.errors
+
+
+def test_a_failing_cell_skips_only_itself(tmp_path):
+    """Like a notebook: a cell that raises at import time does not take later cells with it."""
+    source = (
+        "# --- cell 3 ---\nimport numpy as np\n"
+        "# --- cell first_unit ---\nfrom not_a_module import thing\ndef first():\n    return 1\n"
+        "# --- cell second_unit ---\ndef second():\n    return np.int64(2)\n"
+        "# --- cell 9 ---\nx = 1 / 0\n"
+    )
+    job = tmp_path / "job"
+    calls = [base.function("first", "first"), base.function("second", "second")]
+    write_job(job, source=source, calls=calls)
+    with Zygote(jobs=1) as zygote:
+        result = zygote.run(job)
+    assert int(result.arrays["second"]) == 2
+    assert "'first' is not defined" in result.errors["first"]
+    assert result.errors["__source__"].splitlines() == [
+        "cell first_unit: ModuleNotFoundError: No module named 'not_a_module'",
+        "cell 9: ZeroDivisionError: division by zero",
+    ]
