@@ -52,6 +52,15 @@ ASSIGNMENTS = {
         ],
     ),  # fmt: skip
     "a5_vit": (21, ["extract_patches", "PatchEmbedding", "ViTClassifier"]),
+    "a6_scaling": (
+        23,
+        [
+            "load_and_preprocess_image",
+            "make_image_dataset",
+            "evaluate_in_batches",
+            "train_with_strategy",
+        ],
+    ),  # fmt: skip
 }
 # One distinctive line of each solution: none may appear in a released notebook.
 SOLUTION_LINES = {
@@ -88,6 +97,13 @@ SOLUTION_LINES = {
         "return self.head(x[:, 0])  # (B, num_classes), from the CLS token",
         'answer_vit_vs_cnn = {"A", "C"}',
         "assert answer_cls == ",
+    ],
+    "a6_scaling": [
+        "image = tf.image.convert_image_dtype(image, tf.float32)  # [0, 1]",
+        "ds = ds.shuffle(len(paths), seed=seed)  # shuffle cheap (path, label) pairs",
+        "correct += int(np.sum(predictions == np.asarray(labels)))",
+        "with strategy.scope():  # weights and optimizer slots become mirrored variables",
+        "assert answer_mirrored == ",
     ],
 }
 
