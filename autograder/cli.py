@@ -90,7 +90,12 @@ def gradescope(args):
 def demo(args):
     from autograder import demo as demo_mod
 
-    demo_mod.run(args.out, assignments=args.assignments, jobs=args.jobs, isolation=args.isolation)
+    demo_mod.run(
+        args.out,
+        assignments=args.assignments or demo_mod.ASSIGNMENTS,
+        jobs=args.jobs,
+        isolation=args.isolation,
+    )
 
 
 def validate(args):
@@ -177,7 +182,9 @@ def main(argv=None):
 
     p = sub.add_parser("demo", help="release, grade a simulated class, fill the gradebook")
     p.add_argument("--out", default="build/demo", help="(default: %(default)s)")
-    p.add_argument("--assignments", nargs="+", default=["a1_attention", "a2_transformer"])
+    p.add_argument(
+        "--assignments", nargs="+", help="default: every assignment (a1_attention ... a6_scaling)"
+    )
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--isolation", choices=("full", "none"), default="full")
     p.set_defaults(func=demo)

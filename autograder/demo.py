@@ -29,9 +29,10 @@ from autograder.gradescope import build_archive
 from autograder.late import LatePolicy
 from autograder.pipeline import grade
 from autograder.release import release_assignment
+from autograder.suites import SUITES
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ("a1_attention", "a2_transformer")
+ASSIGNMENTS = SUITES  # every assignment with a grading suite, in course order
 DUEDATE = "2026-03-02 00:00:00.000000 UTC"  # the demo class's LATE student submits after it
 # nbgrader's LateSubmissionPlugin.penalty_method: applied in the gradebook and in grades.csv.
 LATE_PENALTY = "zero"

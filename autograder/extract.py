@@ -164,8 +164,8 @@ def _imports_from(node, packages):
     return False
 
 
-def _filter(source, keep):
-    """Returns the source of the top-level statements of `source` that `keep` accepts."""
+def _pieces(source, keep):
+    """The sources of the top-level statements of `source` that `keep` accepts."""
     tree = ast.parse(source)
     lines = source.split("\n")
     pieces = []
@@ -173,7 +173,12 @@ def _filter(source, keep):
         if keep(node):
             start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             pieces.append("\n".join(lines[start - 1 : node.end_lineno]))
-    return "\n".join(pieces)
+    return pieces
+
+
+def _filter(source, keep):
+    """Returns the source of the top-level statements of `source` that `keep` accepts."""
+    return "\n".join(_pieces(source, keep))
 
 
 def _syntax_message(error):
@@ -226,9 +231,13 @@ def extract(submission, released, given=()):
                     source, lambda node: _keep_solution(node) and not _imports_from(node, given)
                 )
             else:
-                code = _filter(
+                pieces = _pieces(
                     source, lambda node: _keep_helper(node) and not _imports_from(node, given)
                 )
+                code = "\n".join(pieces)
+                # Each helper statement runs on its own: one that fails in the sandbox (a name
+                # from a line that was left out) does not take the helpers after it along.
+                run = f"\n# --- cell {label} ---\n".join(pieces)
         except SyntaxError as error:
             if gid:
                 result.syntax_errors[gid] = _syntax_message(error)
@@ -245,7 +254,7 @@ def extract(submission, released, given=()):
             result.units_present.add(gid)
         if code.strip():
             result.chunks[label] = code  # what the scans read; `run` is what the sandbox runs
-            parts.append(f"# --- cell {label} ---\n{run if gid else code}\n")
+            parts.append(f"# --- cell {label} ---\n{run}\n")
     result.source = "\n".join(parts)
     return result
 

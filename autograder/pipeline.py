@@ -238,8 +238,9 @@ def score_step(ctx, job_results):
                 object_of[c["id"]] = c["object"]
         arrays.update(res.arrays)
         errors.update({k: v for k, v in res.errors.items() if not k.startswith("__")})
-        if "__source__" in res.errors:
-            failed_cells.update(res.errors["__source__"].splitlines())
+        if "__source__" in res.errors:  # failures in solution cells (helpers: our extraction's)
+            lines = res.errors["__source__"].splitlines()
+            failed_cells.update(x for x in lines if not x.partition(":")[0][5:].isdigit())
         if "__forbidden__" in res.errors:
             ctx.result.notes.append(
                 f"Forbidden APIs were called at run time: {res.errors['__forbidden__']}."

@@ -51,6 +51,10 @@ ASSIGNMENTS = {
             "generate",
         ],
     ),  # fmt: skip
+    "a4_translation": (
+        29,
+        ["shift_right", "TransformerDecoderBlock", "Seq2SeqTransformer", "greedy_decode"],
+    ),
     "a5_vit": (21, ["extract_patches", "PatchEmbedding", "ViTClassifier"]),
     "a6_scaling": (
         23,
@@ -90,6 +94,14 @@ SOLUTION_LINES = {
         "context = ids[:, -model.max_len :]  # the model sees its last max_len tokens",
         'answer_sampling = {"A", "B", "D"}',
         "assert answer_context == ",
+    ],
+    "a4_translation": [
+        "return ops.concatenate([start, target_ids[:, :-1]], axis=1)  # (B, T)",
+        "h = self.cross_attention(x, context, attention_mask=context_mask, training=training)",
+        "context_mask = padding_mask(source_ids, self.pad_id)  # (B, 1, S)",
+        'nxt = np.argmax(logits[:, -1, :], axis=-1).astype("int32")  # (B,)',
+        'answer_decoding = {"B", "C"}',
+        "assert answer_cross_attention == ",
     ],
     "a5_vit": [
         "x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (B, rows, cols, P, P, C)",

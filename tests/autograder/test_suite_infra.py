@@ -129,3 +129,25 @@ def test_a_failing_cell_skips_only_itself(tmp_path):
         "cell first_unit: ModuleNotFoundError: No module named 'not_a_module'",
         "cell 9: ZeroDivisionError: division by zero",
     ]
+
+
+def test_helper_statements_run_one_by_one():
+    """A helper line that needs a dropped import fails alone; the helper defined after it survives."""
+    helper = (
+        "import course_lib.data as course_data\n"
+        "PAD = course_data.PAD_ID\n"
+        "def helper():\n"
+        "    return 7\n"
+    )
+    nb = _notebook(helper, "class GPT:\n    pass\n")
+    kept = extract.extract(nb, nb, given=("course_lib",))
+    assert kept.source.count("# --- cell 0 ---") == 2  # one marker per kept helper statement
+    from autograder.sandbox.harness import _cells  # how the sandbox cuts the source
+
+    namespace, failed = {}, []
+    for label, code in _cells(kept.source):
+        try:
+            exec(code, namespace)
+        except NameError:
+            failed.append(label)
+    assert namespace["helper"]() == 7 and failed == ["0"]

@@ -1,0 +1,449 @@
+"""The a4_translation grading catalog, graded in one pipeline run over one class.
+
+- BUGS: realistic student mistakes, written as edits of the solution cells. Each loses
+  points on the unit it breaks only, and the feedback of that unit names the symptom
+  (a phrase from autograder/suites/variants_a4.py or a4_translation.py).
+- ALTERNATIVES: other correct implementations (keeping the contract's sublayers). Each
+  gets full marks.
+
+All entries are graded by ONE `grade()` call (module fixture), then checked per student.
+"""
+
+import textwrap
+
+import pytest
+
+from autograder.sandbox import Limits
+from tests.autograder.catalog import (
+    edited,
+    feedback,
+    grade_class,
+    results,
+    unit_scores,
+    write_submission,
+)
+
+pytestmark = pytest.mark.slow
+A4 = "a4_translation"
+SHIFT, DEC, S2S, GREEDY = (
+    "shift_right",
+    "TransformerDecoderBlock",
+    "Seq2SeqTransformer",
+    "greedy_decode",
+)
+
+
+def src(text):
+    return textwrap.dedent(text).strip() + "\n"
+
+
+def edit(unit, *pairs):
+    """`{unit: the solution cell of unit with the (old, new) edits}`."""
+    return {unit: edited(A4, unit, *pairs)}
+
+
+SHIFT_RETURN = "return ops.concatenate([start, target_ids[:, :-1]], axis=1)"
+SELF_CALL = "h = self.self_attention(x, x, use_causal_mask=True, training=training)"
+CROSS_CALL = "h = self.cross_attention(x, context, attention_mask=context_mask, training=training)"
+NORM2 = "x = self.norm2(x + self.drop2(h, training=training))"
+ENC_CALL = "context = block(context, attention_mask=context_mask, training=training)"
+DEC_CALL = "x = block(x, context, context_mask=context_mask, training=training)"
+MODEL_CALL = "logits = ops.convert_to_numpy(model((source_ids, out), training=False))"
+NEXT = "nxt = np.argmax(logits[:, -1, :], axis=-1)"
+
+# name -> (cells, {unit: phrase the feedback of that unit must contain}).
+BUGS = {
+    "bug_shift_left": (
+        edit(SHIFT, (SHIFT_RETURN, "return ops.concatenate([target_ids[:, 1:], start], axis=1)")),
+        {SHIFT: "the ids are shifted left"},
+    ),
+    "bug_shift_keeps_last_token": (
+        edit(SHIFT, (SHIFT_RETURN, "return ops.concatenate([start, target_ids], axis=1)")),
+        {SHIFT: "with shape"},
+    ),
+    "bug_shift_replaces_first_token": (
+        edit(SHIFT, (SHIFT_RETURN, "return ops.concatenate([start, target_ids[:, 1:]], axis=1)")),
+        {SHIFT: "start_id replaces the first token"},
+    ),
+    "bug_dec_query_key_swapped": (
+        edit(
+            DEC,
+            (
+                CROSS_CALL,
+                CROSS_CALL.replace("cross_attention(x, context,", "cross_attention(context, x,"),
+            ),
+        ),
+        {DEC: "query and key/value swapped"},
+    ),
+    "bug_dec_cross_attends_decoder_state": (
+        edit(DEC, (CROSS_CALL, CROSS_CALL.replace("(x, context,", "(x, x,"))),
+        {DEC: "attends to the decoder state instead of context"},
+    ),
+    "bug_dec_no_causal_mask": (
+        edit(DEC, (SELF_CALL, SELF_CALL.replace(" use_causal_mask=True,", ""))),
+        {DEC: "missing causal mask in self-attention"},
+    ),
+    "bug_dec_pre_norm": (
+        edit(
+            DEC,
+            (
+                "        h = self.self_attention(x, x, use_causal_mask=True, training=training)  # (B, T, D)\n"
+                "        x = self.norm1(x + self.drop1(h, training=training))\n",
+                "        n = self.norm1(x)\n"
+                "        x = x + self.drop1(self.self_attention(n, n, use_causal_mask=True), training=training)\n",
+            ),
+            (
+                "        h = self.cross_attention(x, context, attention_mask=context_mask, training=training)\n"
+                "        x = self.norm2(x + self.drop2(h, training=training))\n",
+                "        h = self.cross_attention(self.norm2(x), context, attention_mask=context_mask)\n"
+                "        x = x + self.drop2(h, training=training)\n",
+            ),
+            (
+                "        h = self.ffn(x, training=training)\n"
+                "        return self.norm3(x + self.drop3(h, training=training))\n",
+                "        return x + self.drop3(self.ffn(self.norm3(x)), training=training)\n",
+            ),
+        ),
+        {DEC: "norm order"},
+    ),
+    "bug_dec_no_cross_residual": (
+        edit(DEC, (NORM2, "x = self.norm2(self.drop2(h, training=training))")),
+        {DEC: "residual connection around the cross-attention is missing"},
+    ),
+    "bug_dec_context_mask_not_passed": (
+        edit(DEC, (CROSS_CALL, CROSS_CALL.replace(" attention_mask=context_mask,", ""))),
+        {DEC: "context_mask is not passed to the cross-attention"},
+    ),
+    "bug_dec_one_attention_layer": (
+        edit(DEC, (CROSS_CALL, CROSS_CALL.replace("self.cross_attention", "self.self_attention"))),
+        {DEC: "self_attention is used for the cross-attention too"},
+    ),
+    "bug_dec_default_epsilon": (
+        edit(
+            DEC,
+            *[
+                (
+                    f'LayerNormalization(epsilon=1e-6, name="norm{i}")',
+                    f'LayerNormalization(name="norm{i}")',
+                )
+                for i in (1, 2, 3)
+            ],
+        ),
+        {DEC: "default epsilon 1e-3"},
+    ),
+    "bug_dec_dropout_always_on": (
+        edit(DEC, (NORM2, "x = self.norm2(x + self.drop2(h, training=True))")),
+        {DEC: "dropout must act only in training"},
+    ),
+    "bug_s2s_encoder_unmasked": (
+        edit(S2S, (ENC_CALL, "context = block(context, training=training)")),
+        {S2S: "not used in the encoder's self-attention"},
+    ),
+    "bug_s2s_cross_attention_unmasked": (
+        edit(S2S, (DEC_CALL, "x = block(x, context, training=training)")),
+        {S2S: "not passed to the decoder blocks (context_mask)"},
+    ),
+    "bug_s2s_pad_id_ignored": (
+        edit(
+            S2S,
+            (
+                "context_mask = padding_mask(source_ids, self.pad_id)",
+                "context_mask = padding_mask(source_ids)",
+            ),
+        ),
+        {S2S: "uses the id 0 instead of the model's pad_id"},
+    ),
+    "bug_s2s_decoder_reads_embeddings": (
+        edit(
+            S2S,
+            (
+                "        context = self.src_drop(self.src_embedding(source_ids), training=training)\n"
+                "        for block in self.encoder_blocks:\n"
+                "            context = block(context, attention_mask=context_mask, training=training)\n",
+                "        context = self.src_drop(self.src_embedding(source_ids), training=training)\n"
+                "        encoded = context\n"
+                "        for block in self.encoder_blocks:\n"
+                "            encoded = block(encoded, attention_mask=context_mask, training=training)\n",
+            ),
+        ),
+        {S2S: "the decoder attends to the source embeddings instead of the encoder output"},
+    ),
+    "bug_s2s_decoder_blocks_not_chained": (
+        edit(
+            S2S,
+            (
+                "        x = self.tgt_drop(self.tgt_embedding(target_in_ids), training=training)\n"
+                "        for block in self.decoder_blocks:\n"
+                "            x = block(x, context, context_mask=context_mask, training=training)\n",
+                "        y = self.tgt_drop(self.tgt_embedding(target_in_ids), training=training)\n"
+                "        for block in self.decoder_blocks:\n"
+                "            x = block(y, context, context_mask=context_mask, training=training)\n",
+            ),
+        ),
+        {S2S: "every decoder block reads the target embeddings"},
+    ),
+    "bug_s2s_softmax_output": (
+        edit(S2S, ("return self.head(x)  # (B, T, tgt_vocab)", "return ops.softmax(self.head(x))")),
+        {S2S: "probabilities (a softmax) instead of logits"},
+    ),
+    "bug_s2s_subclasses_the_reference": (
+        edit(
+            S2S,
+            (
+                "class Seq2SeqTransformer(keras.Model):",
+                "from course_lib.models import Seq2SeqTransformer as _Reference\n\n\n"
+                "class Seq2SeqTransformer(_Reference):\n"
+                "    pass\n\n\n"
+                "class _Mine(keras.Model):",
+            ),
+        ),
+        {S2S: "uses course_lib.models, which this assignment asks you to implement yourself"},
+    ),
+    "bug_greedy_last_token_only": (
+        edit(
+            GREEDY,
+            (MODEL_CALL, MODEL_CALL.replace("(source_ids, out)", "(source_ids, out[:, -1:])")),
+        ),
+        {GREEDY: "only the last generated token is fed to the model"},
+    ),
+    "bug_greedy_first_position": (
+        edit(GREEDY, (NEXT, NEXT.replace("logits[:, -1, :]", "logits[:, 0, :]"))),
+        {GREEDY: "logits of the first position instead of the last"},
+    ),
+    "bug_greedy_max_len_plus_one": (
+        edit(
+            GREEDY,
+            ("while out.shape[1] < max_len and", "while out.shape[1] <= max_len and"),
+        ),
+        {GREEDY: "more than max_len"},
+    ),
+    "bug_greedy_stops_when_one_row_ends": (
+        edit(GREEDY, ("and not done.all():", "and not done.any():")),
+        {GREEDY: "The row stops too early"},
+    ),
+    "bug_greedy_drops_start_token": (
+        edit(GREEDY, ("    return out\n", "    return out[:, 1:]\n")),
+        {GREEDY: "must start with start_id"},
+    ),
+}
+
+# Feedback gaps found by this catalog: the bug loses points, but no hint names it.
+VAGUE = {}
+
+ALTERNATIVES = {
+    "alt_shift_numpy_and_greedy_fixed_length": {
+        SHIFT: src(
+            """
+            def shift_right(target_ids, start_id):
+                ids = np.asarray(ops.convert_to_numpy(target_ids))
+                shifted = np.roll(ids, 1, axis=1)
+                shifted[:, 0] = start_id
+                return shifted
+            """
+        ),
+        GREEDY: src(
+            """
+            import tensorflow as tf
+
+            def greedy_decode(model, source_ids, start_id, end_id, max_len):
+                # Always max_len tokens; rows are padded with 0 after their first end_id.
+                source = tf.convert_to_tensor(source_ids)
+                tokens = tf.fill([tf.shape(source)[0], 1], start_id)
+                finished = tf.zeros([tf.shape(source)[0]], dtype=tf.bool)
+                for _ in range(max_len - 1):
+                    logits = model((source, tokens), training=False)
+                    nxt = tf.cast(tf.argmax(logits[:, -1], axis=-1), tokens.dtype)
+                    nxt = tf.where(finished, tf.zeros_like(nxt), nxt)
+                    finished = tf.logical_or(finished, nxt == end_id)
+                    tokens = tf.concat([tokens, nxt[:, None]], axis=1)
+                return tokens.numpy()
+            """
+        ),
+    },
+    "alt_dec_keywords_and_explicit_causal_mask": {
+        DEC: src(
+            """
+            class TransformerDecoderBlock(keras.layers.Layer):
+                def __init__(self, d_model, num_heads, ff_dim, dropout=0.0, **kwargs):
+                    super().__init__(**kwargs)
+                    self.self_attention = MultiHeadAttention(num_heads, d_model, dropout=dropout)
+                    self.cross_attention = MultiHeadAttention(num_heads, d_model, dropout=dropout)
+                    self.ffn = FeedForward(d_model, ff_dim, dropout=dropout)
+                    self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6)
+                    self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6)
+                    self.norm3 = keras.layers.LayerNormalization(epsilon=1e-6)
+                    self.dropout = keras.layers.Dropout(dropout)
+
+                def call(self, x, context, context_mask=None, training=None):
+                    length = ops.shape(x)[1]
+                    future = ops.expand_dims(causal_mask(length), 0)  # (1, T, T)
+                    h = self.self_attention(query=x, value=x, key=x, attention_mask=future)
+                    x = self.norm1(ops.add(x, self.dropout(h, training=training)))
+                    h = self.cross_attention(
+                        query=x, value=context, key=context, attention_mask=context_mask,
+                        training=training,
+                    )
+                    x = self.norm2(ops.add(x, self.dropout(h, training=training)))
+                    h = self.ffn(x, training=training)
+                    return self.norm3(ops.add(x, self.dropout(h, training=training)))
+            """
+        ),
+    },
+    "alt_s2s_encode_decode_methods": {
+        S2S: src(
+            """
+            class Seq2SeqTransformer(keras.Model):
+                def __init__(self, src_vocab, tgt_vocab, max_len, d_model, num_heads, num_layers,
+                             ff_dim, dropout=0.0, pad_id=0, **kwargs):
+                    super().__init__(**kwargs)
+                    self.max_len, self.pad_id = max_len, pad_id
+                    self.src_embedding = TokenAndPositionEmbedding(src_vocab, max_len, d_model)
+                    self.tgt_embedding = TokenAndPositionEmbedding(tgt_vocab, max_len, d_model)
+                    self.encoder_blocks = [
+                        TransformerEncoderBlock(d_model, num_heads, ff_dim, dropout=dropout)
+                        for _ in range(num_layers)
+                    ]
+                    self.decoder_blocks = [
+                        TransformerDecoderBlock(d_model, num_heads, ff_dim, dropout=dropout)
+                        for _ in range(num_layers)
+                    ]
+                    self.head = keras.layers.Dense(tgt_vocab)
+
+                def encode(self, source_ids, training=None):
+                    source_ids = ops.convert_to_tensor(source_ids)
+                    keep = ops.expand_dims(ops.not_equal(source_ids, self.pad_id), 1)  # (B, 1, S)
+                    h = self.src_embedding(source_ids)
+                    for block in self.encoder_blocks:
+                        h = block(h, attention_mask=keep, training=training)
+                    return h, keep
+
+                def decode(self, target_in_ids, context, keep, training=None):
+                    y = self.tgt_embedding(ops.convert_to_tensor(target_in_ids))
+                    for block in self.decoder_blocks:
+                        y = block(y, context, context_mask=keep, training=training)
+                    return self.head(y)
+
+                def call(self, inputs, training=None):
+                    context, keep = self.encode(inputs[0], training=training)
+                    return self.decode(inputs[1], context, keep, training=training)
+            """
+        ),
+    },
+    "alt_greedy_per_row_lists": {
+        GREEDY: src(
+            """
+            def greedy_decode(model, source_ids, start_id, end_id, max_len):
+                source = np.asarray(source_ids)
+                rows = [[start_id] for _ in range(len(source))]
+                live = list(range(len(source)))
+                while live and len(rows[live[0]]) < max_len:
+                    prefix = np.array([rows[i] for i in live], dtype="int32")
+                    logits = np.asarray(model((source[live], prefix), training=False))
+                    for i, token in zip(live, logits[:, -1].argmax(-1)):
+                        rows[i].append(int(token))
+                    live = [i for i in live if rows[i][-1] != end_id]
+                width = max(len(r) for r in rows)
+                return np.array([r + [0] * (width - len(r)) for r in rows])
+            """
+        ),
+    },
+    "alt_shift_keras_ops_pad": {
+        SHIFT: src(
+            """
+            def shift_right(target_ids, start_id):
+                ids = ops.convert_to_tensor(target_ids)
+                padded = ops.pad(ids[:, :-1], [[0, 0], [1, 0]], constant_values=start_id)
+                return padded
+            """
+        ),
+    },
+}
+
+HONEST = "reference"
+EMPTY = "empty"
+LIMITS = Limits(wall_seconds=60, cpu_seconds=60)
+
+
+def pack(prefix, entries):
+    """`{student: cells}` holding the entries `{name: cells}`, at most one entry per unit each."""
+    students, owner = [], {}
+    for name, cells in entries.items():
+        home = next((s for s in students if not set(s) & set(cells)), None)
+        if home is None:
+            home = {}
+            students.append(home)
+        home.update(cells)
+        owner[name] = f"{prefix}_{students.index(home) + 1:02d}"
+    return {f"{prefix}_{i + 1:02d}": cells for i, cells in enumerate(students)}, owner
+
+
+BUG_STUDENTS, BUG_OWNER = pack("bugs", {name: cells for name, (cells, _) in BUGS.items()})
+ALT_STUDENTS, ALT_OWNER = pack("alts", ALTERNATIVES)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("out")
+    write_submission(subs, HONEST, A4)
+    write_submission(subs, EMPTY, A4, kind="released")
+    for student, cells in {**BUG_STUDENTS, **ALT_STUDENTS}.items():
+        write_submission(subs, student, A4, cells)
+    return grade_class(A4, subs, out, LIMITS)
+
+
+def test_whole_class_graded_in_one_run(graded):
+    assert len(graded["scores"]) == 2 + len(BUG_STUDENTS) + len(ALT_STUDENTS)
+    assert graded["max"] == 29.0
+    assert len(BUGS) >= 15 and len(ALTERNATIVES) >= 5
+
+
+def test_reference_full_marks_and_empty_zero(graded):
+    assert graded["scores"][HONEST] == graded["max"], feedback(results(graded["out"], HONEST))
+    assert graded["scores"][EMPTY] == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_bug_loses_points_only_on_its_unit(graded, name):
+    student = BUG_OWNER[name]
+    res = results(graded["out"], student)
+    per_unit = unit_scores(res)
+    for unit in BUGS[name][1]:
+        got, top = per_unit[unit]
+        assert got < top, f"{name}: {unit} kept all its points\n{feedback(res, unit)}"
+    for unit, (got, top) in per_unit.items():
+        if unit not in BUG_STUDENTS[student]:
+            assert got == top, f"{name} ({student}): {unit} lost points\n{feedback(res, unit)}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=VAGUE[n])) if n in VAGUE else n
+        for n in sorted(BUGS)
+    ],
+)
+def test_bug_feedback_names_the_symptom(graded, name):
+    res = results(graded["out"], BUG_OWNER[name])
+    for unit, phrase in BUGS[name][1].items():
+        assert phrase in feedback(res, unit), f"{name}: {phrase!r} not in\n{feedback(res, unit)}"
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_alternative_full_marks(graded, name):
+    res = results(graded["out"], ALT_OWNER[name])
+    per_unit = unit_scores(res)
+    for unit in ALTERNATIVES[name]:
+        got, top = per_unit[unit]
+        assert got == top, f"{name}: {unit}\n{feedback(res, unit)}"
+    assert res["score"] == graded["max"], feedback(res)
+
+
+def test_catalog_is_not_flagged(graded):
+    for name in [HONEST, *BUG_STUDENTS, *ALT_STUDENTS]:
+        res = results(graded["out"], name)
+        assert res["extra_data"]["flags"] == [], (name, res["output"])
+
+
+def test_class_graded_within_budget(graded):
+    assert graded["wall"] < 240, graded["wall"]
