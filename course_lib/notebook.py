@@ -37,10 +37,9 @@ def report_target(metric, value, goal, *, higher_is_better, seconds):
     """
     value = float(value)
     met = math.isfinite(value) and (value >= goal if higher_is_better else value <= goal)
+    status = "reached" if met else "missed"
     if quick_mode():
         status = "not checked in quick mode"
-    else:
-        status = "reached" if met else "missed"
     op = ">=" if higher_is_better else "<="
     print(f"Target: {metric} = {value:.4g} (goal {op} {goal:g}) {status} in {seconds:.0f} s")
     return met or quick_mode()
