@@ -142,7 +142,7 @@ def _malformed(subs):
     )
     duplicated["cells"].insert(index + 1, json.loads(json.dumps(duplicated["cells"][index])))
     folder("duplicated_cell").write_text(json.dumps(duplicated))
-    expected["duplicated_cell"] = "duplicated"
+    expected["duplicated_cell"] = "share the grade_id"
 
     deleted = json.loads(json.dumps(solved))
     deleted["cells"] = [
