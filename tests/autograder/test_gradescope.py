@@ -210,3 +210,26 @@ def test_run_autograder_without_a_notebook(archive, tmp_path):
     assert schema_errors(res) == []
     assert res["score"] == 0 and res["tests"]
     assert all("No notebook found" in t["output"] for t in res["tests"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("assignment", "points"), [("a3_gpt", 37.0), ("a6_scaling", 23.0)])
+def test_later_assignments_grade_from_their_archive(assignment, points, tmp_path):
+    """The archive carries what a3's and a6's suites import (models, support files, logical CPUs)."""
+    from autograder import cli
+
+    path = tmp_path / f"{assignment}.zip"
+    assert cli.main(["gradescope", assignment, "--out", str(path)]) == 0
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    assert f"autograder/suites/support/{assignment.split('_')[0]}_support.py" in names
+    assert not [n for n in names if n.startswith(("solutions/", "tests/"))]
+    root = _root(tmp_path, path)
+    solved = demo_class.solved_notebook(
+        REPO / "solutions" / assignment / f"{assignment}.ipynb",
+        REPO / "assignments" / assignment / f"{assignment}.ipynb",
+    )
+    (root / "submission" / f"{assignment}.ipynb").write_text(json.dumps(solved))
+    res = _run(root)
+    assert schema_errors(res) == []
+    assert res["score"] == pytest.approx(points), "\n".join(t["output"] for t in res["tests"])
