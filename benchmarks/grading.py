@@ -93,6 +93,9 @@ def kinds(assignment, solved, released):
     elif assignment == "a1_attention":
         for name, cells in demo_class.A1_BUGS.items():
             out.append((name, "buggy", demo_class.replace_cells(solved, cells)))
+    else:  # later assignments: one bug per unit from the grading catalog
+        for name, cells in demo_class.catalog_bugs(assignment, demo_class._units(released)):
+            out.append((name, "buggy", demo_class.replace_cells(solved, cells)))
     out.append(("stub", "stub", released))
     return out
 

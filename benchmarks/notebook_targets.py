@@ -98,7 +98,7 @@ def main(argv=None):
         f"## Notebook training targets (issue 7)\n\n"
         f"Measured {stamp}, {os.cpu_count()} cores, full training (COURSE_QUICK unset), "
         f"every notebook top to bottom in a real kernel:\n\n"
-        f"    .venv/bin/python -m benchmarks.notebook_targets {' '.join(args.names)}\n\n"
+        f"    {' '.join(['.venv/bin/python -m benchmarks.notebook_targets', *args.names])}\n\n"
         f"{table(rows, HEADERS)}\n"
     )
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
