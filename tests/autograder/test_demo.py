@@ -87,7 +87,6 @@ def test_demo_table_names_students_paths_and_times(ran):
     for step in ("release", "sandbox start", f"grade {A1}", "gradebook", "total"):
         assert step in result.seconds and step in printed
     print(f"\ndemo (a1 only): {result.seconds}")
-    assert result.seconds["total"] < 300
 
 
 def test_demo_gradebook_matches_grades_csv(ran):
