@@ -18,6 +18,14 @@ from autograder.suites.base import (
     raises,
     value,
 )
+from autograder.suites.weights import (
+    add_weights,
+    dense_weights,
+    norm_weights,
+    random_key_mask,
+    set_weights,
+    to_np,
+)
 from course_lib.layers import (
     FeedForward,
     MultiHeadAttention,
@@ -41,49 +49,12 @@ D_MODEL, NUM_HEADS, FF_DIM = 16, 4, 32
 MHA_NAMES = ("wq", "wk", "wv", "wo")
 
 
-def _np(x):
-    return np.asarray(x)
-
-
-def _dense_weights(rng, d_in, d_out):
-    """Random (kernel, bias), normal(0, 0.3): never zeros, so a missing bias shows."""
-    return (
-        rng.normal(0, 0.3, size=(d_in, d_out)).astype("float32"),
-        rng.normal(0, 0.3, size=(d_out,)).astype("float32"),
-    )
-
-
-def _add_weights(inputs, prefix, weights):
-    """Stores each (kernel, bias) pair as inputs; returns `{path: [input names]}` for construct."""
-    names = {}
-    for path, pair in weights.items():
-        keys = [f"{prefix}_{path.replace('.', '_')}_{i}" for i in range(len(pair))]
-        inputs.update(zip(keys, pair, strict=True))
-        names[path] = keys
-    return names
-
-
-def _set_weights(layer, weights):
-    for path, pair in weights.items():
-        sub = layer
-        for part in path.split("."):
-            sub = getattr(sub, part)
-        sub.set_weights(list(pair))
-
-
 def _mha_hints(*args, **kwargs):
     """variants.mha_hints, then the shared-projection hint (wq for queries, keys and values)."""
     return {
         **variants.mha_hints(*args, **kwargs),
         **variants.mha_shared_projection_hint(*args, **kwargs),
     }
-
-
-def _padding(rng, batch, length):
-    """A key padding mask (B, 1, T), True = may attend; the first row is padded."""
-    lengths = rng.integers(2, length + 1, size=batch)
-    lengths[0] = length - 2
-    return np.arange(length)[None, None, :] < lengths[:, None, None]
 
 
 # Group "functions": split/merge heads, positions, feed-forward, answers ------------------
@@ -94,7 +65,7 @@ def _heads_checks(rng, inputs, calls, checks, expected):
         x = rng.normal(size=shape).astype("float32")
         inputs[f"split{i}_x"] = x
         calls.append(function(f"split{i}", "split_heads", arr(f"split{i}_x"), heads))
-        want = _np(split_heads(x, heads))
+        want = to_np(split_heads(x, heads))
         b, t, d = shape
         hints = {
             "x is reshaped straight to (B, H, T, Dh) without the transpose: each head must hold "
@@ -112,13 +83,13 @@ def _heads_checks(rng, inputs, calls, checks, expected):
     # merge_heads: the inverse of the reference split, and on an arbitrary 4-D input.
     x = rng.normal(size=(2, 6, 16)).astype("float32")
     h = rng.normal(size=(2, 4, 3, 5)).astype("float32")
-    inputs["merge0_x"] = _np(split_heads(x, 4))
+    inputs["merge0_x"] = to_np(split_heads(x, 4))
     inputs["merge1_x"] = h
     for i, (label, source) in enumerate(
         (("merge_heads(split_heads(x, 4)) gives x back", inputs["merge0_x"]), ("(2, 4, 3, 5)", h))
     ):
         calls.append(function(f"merge{i}", "merge_heads", arr(f"merge{i}_x")))
-        want = _np(merge_heads(source))
+        want = to_np(merge_heads(source))
         hints = {
             "the heads are merged with a reshape only, without transposing (B, H, T, Dh) back to "
             "(B, T, H, Dh) first": variants.merge_heads_np(source, transpose=False),
@@ -136,7 +107,7 @@ def _heads_checks(rng, inputs, calls, checks, expected):
 def _positional_checks(calls, checks, expected):
     for i, (length, depth) in enumerate(((50, 16), (7, 6))):
         calls.append(function(f"pe{i}", "positional_encoding", length, depth))
-        want = _np(positional_encoding(length, depth))
+        want = to_np(positional_encoding(length, depth))
         hints = variants.positional_hints(length, depth)
         expected[f"pe{i}"] = (want, hints)
         checks.append(
@@ -158,10 +129,10 @@ def _ffn_checks(rng, inputs, calls, checks, expected):
     x = rng.normal(size=(2, 5, D_MODEL)).astype("float32")
     inputs["ffn_x"] = x
     weights = {
-        "dense1": _dense_weights(rng, D_MODEL, FF_DIM),
-        "dense2": _dense_weights(rng, FF_DIM, D_MODEL),
+        "dense1": dense_weights(rng, D_MODEL, FF_DIM),
+        "dense2": dense_weights(rng, FF_DIM, D_MODEL),
     }
-    names = _add_weights(inputs, "ffn", weights)
+    names = add_weights(inputs, "ffn", weights)
     cases = (
         ("ffn_relu", "default activation (relu)", {}),
         ("ffn_gelu", 'activation="gelu"', {"activation": "gelu"}),
@@ -172,8 +143,8 @@ def _ffn_checks(rng, inputs, calls, checks, expected):
         calls.append(construct(object_id, "FeedForward", kwargs, [arr("ffn_x")], names))
         layer = FeedForward(**kwargs)
         layer(x)
-        _set_weights(layer, weights)
-        want = _np(layer(x, training=False))
+        set_weights(layer, weights)
+        want = to_np(layer(x, training=False))
         activation = kwargs.get("activation", "relu")
         hints = {
             "dense1 has no activation": variants.ffn_np(x, weights, None),
@@ -212,17 +183,17 @@ def _mha_group(rng, expected):
     x = rng.normal(size=(b, t, D_MODEL)).astype("float32")
     context = rng.normal(size=(b, tk, D_MODEL)).astype("float32")
     keys = rng.normal(size=(b, tk, D_MODEL)).astype("float32")
-    pad = _padding(rng, b, tk)
-    weights = {name: _dense_weights(rng, D_MODEL, D_MODEL) for name in MHA_NAMES}
+    pad = random_key_mask(rng, b, tk)
+    weights = {name: dense_weights(rng, D_MODEL, D_MODEL) for name in MHA_NAMES}
     inputs = {"mha_x": x, "mha_ctx": context, "mha_keys": keys, "mha_pad": pad}
-    names = _add_weights(inputs, "mha", weights)
+    names = add_weights(inputs, "mha", weights)
     ref = {"mha_x": x, "mha_ctx": context, "mha_keys": keys, "mha_pad": pad}
 
     base = {"num_heads": NUM_HEADS, "d_model": D_MODEL}
     build = [arr("mha_x"), arr("mha_x")]
     layer = MultiHeadAttention(**base)
     layer(x, x)
-    _set_weights(layer, weights)
+    set_weights(layer, weights)
     bad = construct("mha_bad", "MultiHeadAttention", {}, [], {})
     bad.update(args=[3, D_MODEL], build=None)
     calls = [construct("mha", "MultiHeadAttention", base, build, names), bad]
@@ -266,7 +237,7 @@ def _mha_group(rng, expected):
         call_kwargs = {k: (arr(v) if isinstance(v, str) else v) for k, v in kwargs.items()}
         ref_kwargs = {k: (ref[v] if isinstance(v, str) else v) for k, v in kwargs.items()}
         calls.append(call(call_id, "mha", *(arr(a) for a in args), **call_kwargs))
-        want = _np(layer(*(ref[a] for a in args), **ref_kwargs))
+        want = to_np(layer(*(ref[a] for a in args), **ref_kwargs))
         hints = _mha_hints(ref[args[0]], ref[args[1]], weights, NUM_HEADS, **np_kwargs)
         expected[call_id] = (want, hints)
         checks.append(
@@ -290,7 +261,7 @@ def _mha_group(rng, expected):
         )
     )
     out, scores = (
-        _np(a) for a in layer(x, context, attention_mask=pad, return_attention_scores=True)
+        to_np(a) for a in layer(x, context, attention_mask=pad, return_attention_scores=True)
     )
     hints_o = _mha_hints(x, context, weights, NUM_HEADS, mask=pad, index=0)
     hints_s = _mha_hints(x, context, weights, NUM_HEADS, mask=pad, index=1)
@@ -346,24 +317,21 @@ def _block_group(rng, expected):
     b, t = 2, 6
     # Small inputs: the residual sums have a small variance, so LayerNorm's epsilon shows.
     x = rng.normal(0, 0.2, size=(b, t, D_MODEL)).astype("float32")
-    pad = _padding(rng, b, t)
-    weights = {name: _dense_weights(rng, D_MODEL, D_MODEL) for name in MHA_NAMES}
-    weights["dense1"] = _dense_weights(rng, D_MODEL, FF_DIM)
-    weights["dense2"] = _dense_weights(rng, FF_DIM, D_MODEL)
+    pad = random_key_mask(rng, b, t)
+    weights = {name: dense_weights(rng, D_MODEL, D_MODEL) for name in MHA_NAMES}
+    weights["dense1"] = dense_weights(rng, D_MODEL, FF_DIM)
+    weights["dense2"] = dense_weights(rng, FF_DIM, D_MODEL)
     for norm in ("norm1", "norm2"):
-        weights[norm] = (
-            (1.0 + rng.normal(0, 0.3, size=D_MODEL)).astype("float32"),
-            rng.normal(0, 0.3, size=D_MODEL).astype("float32"),
-        )
+        weights[norm] = norm_weights(rng, D_MODEL)
     paths = {f"attention.{name}": weights[name] for name in MHA_NAMES}
     paths.update({f"ffn.{n}": weights[n] for n in ("dense1", "dense2")})
     paths.update({n: weights[n] for n in ("norm1", "norm2")})
     inputs = {"blk_x": x, "blk_pad": pad}
-    names = _add_weights(inputs, "blk", paths)
+    names = add_weights(inputs, "blk", paths)
     base = {"d_model": D_MODEL, "num_heads": NUM_HEADS, "ff_dim": FF_DIM}
     layer = TransformerEncoderBlock(**base)
     layer(x)
-    _set_weights(layer, paths)
+    set_weights(layer, paths)
 
     calls = [
         construct("blk", "TransformerEncoderBlock", base, [arr("blk_x")], names),
@@ -374,8 +342,8 @@ def _block_group(rng, expected):
         ),
         call("blk_drop0", "blk_drop", arr("blk_x"), training=False),
     ]
-    plain = _np(layer(x))
-    masked = _np(layer(x, attention_mask=pad))
+    plain = to_np(layer(x))
+    masked = to_np(layer(x, attention_mask=pad))
     hints_plain = variants.encoder_block_hints(x, weights, None, NUM_HEADS)
     hints_masked = variants.encoder_block_hints(x, weights, pad, NUM_HEADS)
     expected["blk0"] = (plain, hints_plain)

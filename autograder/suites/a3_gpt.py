@@ -37,11 +37,10 @@ from autograder.suites.gpt_a3 import (
     D_MODEL,
     MAX_LEN,
     VOCAB,
-    add_weights,
     block_group,
     gpt_group,
-    set_weights,
 )
+from autograder.suites.weights import add_weights, set_weights, to_np
 from course_lib.layers import TokenAndPositionEmbedding
 from course_lib.models import lm_loss
 
@@ -69,10 +68,6 @@ FORBID = FORBIDDEN + (
 )
 
 
-def _np(x):
-    return np.asarray(x)
-
-
 # Group "functions" -------------------------------------------------------------------------
 
 
@@ -94,7 +89,7 @@ def _embedding_checks(rng, inputs, calls, checks, expected):
         ("emb1", full, f"T = max_len = {MAX_LEN}"),
     ):
         calls.append(call(call_id, "emb", arr(f"emb_{'short' if ids is short else 'full'}")))
-        want = _np(layer(ids))
+        want = to_np(layer(ids))
         hints = variants_a3.embedding_hints(ids, table, positions)
         expected[call_id] = (want, hints)
         checks.append(
@@ -163,7 +158,7 @@ def _lm_loss_checks(rng, inputs, calls, checks, expected):
                 call_id, "lm_loss", arr(f"{call_id}_logits"), arr(f"{call_id}_targets"), **kwargs
             )
         )
-        want = _np(lm_loss(logits, targets, pad_id=pad))
+        want = to_np(lm_loss(logits, targets, pad_id=pad))
         want64 = variants_a3.lm_loss_np(logits, targets, pad)
         assert abs(float(want) - want64) < 1e-5, (want, want64)
         hints = variants_a3.lm_loss_hints(logits, targets, pad)

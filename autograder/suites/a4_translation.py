@@ -38,15 +38,13 @@ from autograder.suites.models_a4 import (
     NUM_HEADS,
     S2S,
     S2S_LAYERS,
-    add_weights,
     decoder_weights,
     layer_weights,
     padded_ids,
     reference_model,
     seq2seq_weights,
-    set_weights,
-    to_np,
 )
+from autograder.suites.weights import add_weights, key_mask, set_weights, to_np
 from course_lib.layers import TransformerDecoderBlock
 
 ASSIGNMENT = "a4_translation"
@@ -129,8 +127,8 @@ def _decoder_group(rng, expected):
     x = rng.normal(0, 0.2, size=(b, t, D_MODEL)).astype("float32")
     ctx = rng.normal(0, 0.5, size=(b, s, D_MODEL)).astype("float32")
     ctx_same = rng.normal(0, 0.5, size=(b, t, D_MODEL)).astype("float32")
-    pad = (np.arange(s)[None, None] < np.array([4, 6])[:, None, None]).astype(bool)  # (B, 1, S)
-    pad_same = (np.arange(t)[None, None] < np.array([3, 5])[:, None, None]).astype(bool)
+    pad = key_mask([4, 6], s)  # (B, 1, S)
+    pad_same = key_mask([3, 5], t)
     weights = decoder_weights(rng)
     inputs = {"dec_x": x, "dec_ctx": ctx, "dec_ctx_same": ctx_same}
     inputs.update({"dec_pad": pad, "dec_pad_same": pad_same})

@@ -30,6 +30,14 @@ from autograder.suites.base import (
     obj,
     value,
 )
+from autograder.suites.weights import (
+    add_weights,
+    dense_weights,
+    norm_weights,
+    set_weights,
+    to_np,
+    walk,
+)
 from course_lib.layers import PatchEmbedding, extract_patches
 from course_lib.models import ViTClassifier
 
@@ -51,45 +59,15 @@ SET_LAYER = "site:grader_support.a5_support:set_layer"
 MHA_NAMES = ("wq", "wk", "wv", "wo")
 
 
-def _np(x):
-    return np.asarray(x)
-
-
 def _normal(rng, *shape, scale=1.0, loc=0.0):
     return (loc + rng.normal(0, scale, size=shape)).astype("float32")
 
 
-def _dense(rng, d_in, d_out):
-    """Random (kernel, bias), normal(0, 0.3): never zeros, so a missing bias shows."""
-    return _normal(rng, d_in, d_out, scale=0.3), _normal(rng, d_out, scale=0.3)
-
-
-def _norm(rng, d):
-    return _normal(rng, d, scale=0.3, loc=1.0), _normal(rng, d, scale=0.3)
-
-
-def _walk(root, path):
-    for part in path.split("."):
-        root = root[int(part)] if part.isdigit() else getattr(root, part)
-    return root
-
-
-def _add_weights(inputs, prefix, weights):
-    """Stores each weight list as inputs; returns `{path: [input names]}` for construct."""
-    names = {}
-    for path, arrays in weights.items():
-        keys = [f"{prefix}_{path.replace('.', '_')}_{i}" for i in range(len(arrays))]
-        inputs.update(zip(keys, arrays, strict=True))
-        names[path] = keys
-    return names
-
-
 def _set_reference(layer, layer_weights, variables):
     """Copies `{path: arrays}` into sublayers and `{path: array}` into weight attributes."""
-    for path, arrays in layer_weights.items():
-        _walk(layer, path).set_weights(list(arrays))
+    set_weights(layer, layer_weights)
     for path, array in variables.items():
-        _walk(layer, path).assign(array)
+        walk(layer, path).assign(array)
 
 
 def _assign_calls(prefix, object_id, variables, inputs, layers=None):
@@ -100,9 +78,7 @@ def _assign_calls(prefix, object_id, variables, inputs, layers=None):
         name = f"{prefix}_{path.replace('.', '_')}"
         inputs[name] = array
         calls.append(function(f"{name}_set", ASSIGN, obj(object_id), path, arr(name)))
-    for path, arrays in (layers or {}).items():
-        names = [f"{prefix}_{path.replace('.', '_')}_{i}" for i in range(len(arrays))]
-        inputs.update(zip(names, arrays, strict=True))
+    for path, names in add_weights(inputs, prefix, layers or {}).items():
         args = [arr(n) for n in names]
         calls.append(function(f"{prefix}_{path}_set", SET_LAYER, obj(object_id), path, *args))
     return calls
@@ -160,7 +136,7 @@ def _patches_checks(rng, inputs, calls, checks, expected):
     for call_id, label, images, p, weight in cases:
         inputs[f"{call_id}_x"] = images
         calls.append(function(call_id, "extract_patches", arr(f"{call_id}_x"), p))
-        want = _np(extract_patches(images, p))
+        want = to_np(extract_patches(images, p))
         hints = variants.patch_hints(images, p)
         expected[call_id] = (want, hints)
         checks.append(
@@ -174,7 +150,7 @@ def _patches_checks(rng, inputs, calls, checks, expected):
     images = _normal(rng, 3, 4, 6, 3)
     inputs["ep_traced_x"] = images
     calls.append(function("ep_traced", TRACED, "extract_patches", arr("ep_traced_x"), 2))
-    want = _np(extract_patches(images, 2))
+    want = to_np(extract_patches(images, 2))
     hints = variants.patch_hints(images, 2)
     expected["ep_traced"] = (want, hints)
     checks.append(
@@ -205,13 +181,13 @@ def _patch_group(rng, expected):
         b, h, w, c = shape
         n = (h // p) * (w // p)
         images = _normal(rng, *shape)
-        kernel, bias = _dense(rng, p * p * c, d)
+        kernel, bias = dense_weights(rng, p * p * c, d)
         variables = {
             "cls_token": _normal(rng, 1, 1, d),
             "position_embedding": _normal(rng, 1, n + 1, d),
         }
         inputs[f"{object_id}_x"] = images
-        names = _add_weights(inputs, object_id, {"projection": (kernel, bias)})
+        names = add_weights(inputs, object_id, {"projection": (kernel, bias)})
         kwargs = {"patch_size": p, "d_model": d, "num_patches": n}
         calls.append(construct(object_id, "PatchEmbedding", kwargs, [arr(f"{object_id}_x")], names))
         assigns = _assign_calls(object_id, object_id, variables, inputs)
@@ -221,8 +197,8 @@ def _patch_group(rng, expected):
         layer = PatchEmbedding(**kwargs)
         layer(images)
         _set_reference(layer, {"projection": (kernel, bias)}, variables)
-        want = _np(layer(images))
-        patches = _np(extract_patches(images, p))
+        want = to_np(layer(images))
+        patches = to_np(extract_patches(images, p))
         hints = variants.patch_embedding_hints(patches, kernel, bias, *variables.values())
         expected[f"{object_id}0"] = (want, hints)
         checks.append(
@@ -299,17 +275,17 @@ def _vit_weights(rng, config, channels, small=1.0):
     def scaled(pair):
         return tuple((small * w).astype("float32") for w in pair)
 
-    layers = {"patch_embedding.projection": scaled(_dense(rng, p * p * channels, d))}
+    layers = {"patch_embedding.projection": scaled(dense_weights(rng, p * p * channels, d))}
     for i in range(config["num_layers"]):
         for name in MHA_NAMES:
-            pair = _dense(rng, d, d)
+            pair = dense_weights(rng, d, d)
             layers[f"blocks.{i}.attention.{name}"] = scaled(pair) if name == "wo" else pair
-        layers[f"blocks.{i}.ffn.dense1"] = _dense(rng, d, ff)
-        layers[f"blocks.{i}.ffn.dense2"] = scaled(_dense(rng, ff, d))
-        layers[f"blocks.{i}.norm1"] = _norm(rng, d)
-        layers[f"blocks.{i}.norm2"] = _norm(rng, d)
-    layers["ln"] = _norm(rng, d)
-    layers["head"] = _dense(rng, d, config["num_classes"])
+        layers[f"blocks.{i}.ffn.dense1"] = dense_weights(rng, d, ff)
+        layers[f"blocks.{i}.ffn.dense2"] = scaled(dense_weights(rng, ff, d))
+        layers[f"blocks.{i}.norm1"] = norm_weights(rng, d)
+        layers[f"blocks.{i}.norm2"] = norm_weights(rng, d)
+    layers["ln"] = norm_weights(rng, d)
+    layers["head"] = dense_weights(rng, d, config["num_classes"])
     variables = {
         "patch_embedding.cls_token": _normal(rng, 1, 1, d, scale=small),
         "patch_embedding.position_embedding": _normal(rng, 1, n + 1, d, scale=small),
@@ -347,11 +323,11 @@ def _vit_hints(model, config, images, layer_weights, variables):
     for block in model.blocks:
         encoded = block(encoded)
     ln, head = layer_weights["ln"], layer_weights["head"]
-    hints = variants.vit_head_hints(_np(encoded), ln, head)
+    hints = variants.vit_head_hints(to_np(encoded), ln, head)
     for label, overrides in BLOCK_VARIANTS:
         variant = _reference_vit(config, images, layer_weights, variables, **overrides)
-        hints[label] = _np(variant(images))
-    last = _np(model.blocks[-1](embedded))
+        hints[label] = to_np(variant(images))
+    last = to_np(model.blocks[-1](embedded))
     hints[ONLY_LAST_BLOCK] = variants.layer_norm_np(last, *ln)[:, 0] @ head[0] + head[1]
     return hints
 
@@ -391,7 +367,7 @@ def _vit_group(rng, expected):
         # The final LayerNorm is set after the construct: a submission that never calls it
         # must lose the logits checks (with a hint), not fail to build.
         late = {"ln": layer_weights["ln"]}
-        names = _add_weights(
+        names = add_weights(
             inputs, object_id, {k: v for k, v in layer_weights.items() if k not in late}
         )
         calls.append(construct(object_id, "ViTClassifier", config, [arr(f"{object_id}_x")], names))
@@ -399,7 +375,7 @@ def _vit_group(rng, expected):
         calls += assigns
         calls.append(call(f"{object_id}0", object_id, arr(f"{object_id}_x")))
         model = _reference_vit(config, images, layer_weights, variables)
-        want = _np(model(images))
+        want = to_np(model(images))
         hints = _vit_hints(model, config, images, layer_weights, variables)
         hints = _without_twins(hints, want, atol=1e-3)
         expected[f"{object_id}0"] = (want, hints)

@@ -38,6 +38,7 @@ from autograder.suites.base import (
     value,
 )
 from autograder.suites.support import a6_support as support
+from autograder.suites.weights import to_np
 from course_lib.data.images import load_and_preprocess_image
 
 ASSIGNMENT = "a6_scaling"
@@ -64,10 +65,6 @@ MATERIALISED = (
     "the whole dataset is materialised (list(dataset), np.concatenate, .cache(), or "
     "model.predict on all the images at once)"
 )
-
-
-def _np(x):
-    return np.asarray(x)
 
 
 def _numpy(name):
@@ -162,7 +159,7 @@ def _dataset_group(rng, expected):
         support.write_images(tmp, **images)
         reference = np.stack(
             [
-                _np(load_and_preprocess_image(f"{tmp}/im{i:02d}.png", DS_SIZE))
+                to_np(load_and_preprocess_image(f"{tmp}/im{i:02d}.png", DS_SIZE))
                 for i in range(DS_COUNT)
             ]
         )

@@ -22,11 +22,11 @@ from autograder.suites.models_a4 import (
     NUM_HEADS,
     S2S,
     SUPPORT,
-    add_weights,
     padded_ids,
     reference_model,
     seq2seq_weights,
 )
+from autograder.suites.weights import add_weights
 
 TOY_VOCAB = 13
 

@@ -10,6 +10,13 @@ import numpy as np
 from autograder.compare import failed, passed
 from autograder.suites import variants_a3
 from autograder.suites.base import Check, Group, Missing, arr, call, close, construct
+from autograder.suites.weights import (
+    add_weights,
+    dense_weights,
+    norm_weights,
+    set_weights,
+    to_np,
+)
 from course_lib.layers import GPTBlock
 from course_lib.models import GPT
 
@@ -22,47 +29,16 @@ GIVEN = {
 GIVEN_MODULES = ("layers/multi_head_attention.py", "layers/feed_forward.py")
 
 
-def _np(x):
-    return np.asarray(x)
-
-
-def _dense(rng, d_in, d_out, scale=0.3):
-    return (
-        rng.normal(0, scale, size=(d_in, d_out)).astype("float32"),
-        rng.normal(0, scale, size=(d_out,)).astype("float32"),
-    )
-
-
-def _norm(rng, width):
-    return (
-        (1.0 + rng.normal(0, 0.3, size=width)).astype("float32"),
-        rng.normal(0, 0.3, size=width).astype("float32"),
-    )
-
-
-def add_weights(inputs, prefix, weights):
-    """Stores each weight list as inputs; returns `{path: [input names]}` for construct."""
-    names = {}
-    for path, arrays in weights.items():
-        keys = [f"{prefix}_{path.replace('.', '_')}_{i}" for i in range(len(arrays))]
-        inputs.update(zip(keys, arrays, strict=True))
-        names[path] = keys
-    return names
-
-
-def set_weights(layer, weights):
-    for path, arrays in weights.items():
-        sub = layer
-        for part in path.split("."):
-            sub = sub[int(part)] if part.isdigit() else getattr(sub, part)
-        sub.set_weights(list(arrays))
-
-
 def block_weights(rng, prefix=""):
-    weights = {f"{prefix}ln1": _norm(rng, D_MODEL), f"{prefix}ln2": _norm(rng, D_MODEL)}
-    weights.update({f"{prefix}attention.{n}": _dense(rng, D_MODEL, D_MODEL) for n in MHA_NAMES})
-    weights[f"{prefix}mlp.dense1"] = _dense(rng, D_MODEL, FF_DIM)
-    weights[f"{prefix}mlp.dense2"] = _dense(rng, FF_DIM, D_MODEL)
+    weights = {
+        f"{prefix}ln1": norm_weights(rng, D_MODEL),
+        f"{prefix}ln2": norm_weights(rng, D_MODEL),
+    }
+    weights.update(
+        {f"{prefix}attention.{n}": dense_weights(rng, D_MODEL, D_MODEL) for n in MHA_NAMES}
+    )
+    weights[f"{prefix}mlp.dense1"] = dense_weights(rng, D_MODEL, FF_DIM)
+    weights[f"{prefix}mlp.dense2"] = dense_weights(rng, FF_DIM, D_MODEL)
     return weights
 
 
@@ -109,7 +85,7 @@ def block_group(rng, expected):
     layer = GPTBlock(**base)
     layer(x)
     set_weights(layer, weights)
-    want = _np(layer(x))
+    want = to_np(layer(x))
     hints = variants_a3.gpt_block_hints(x, flat_names(weights), NUM_HEADS)
     assert np.allclose(variants_a3.gpt_block_np(x, flat_names(weights), NUM_HEADS), want, atol=1e-4)
     expected["blk0"] = (want, hints)
@@ -162,8 +138,8 @@ def _gpt_weights(rng, num_layers):
     }
     for i in range(num_layers):
         weights.update(block_weights(rng, f"blocks.{i}."))
-    weights["ln_f"] = _norm(rng, D_MODEL)
-    weights["head"] = _dense(rng, D_MODEL, VOCAB, scale=0.5)
+    weights["ln_f"] = norm_weights(rng, D_MODEL)
+    weights["head"] = dense_weights(rng, D_MODEL, VOCAB, scale=0.5)
     return weights
 
 
@@ -174,13 +150,13 @@ def _gpt_hints(model, ids):
     for block in model.blocks:
         states.append(block(states[-1]))
     again = model.blocks[-1](model.blocks[-1](x))
-    logits = _np(model.head(model.ln_f(states[-1])))
+    logits = to_np(model.head(model.ln_f(states[-1])))
     exp = np.exp(logits - logits.max(-1, keepdims=True))
     return {
-        "the final LayerNorm ln_f is skipped": _np(model.head(states[-1])),
-        "only the first block is applied": _np(model.head(model.ln_f(states[1]))),
-        "the blocks are skipped": _np(model.head(model.ln_f(x))),
-        "one block object is reused for every layer (make num_layers separate GPTBlocks)": _np(
+        "the final LayerNorm ln_f is skipped": to_np(model.head(states[-1])),
+        "only the first block is applied": to_np(model.head(model.ln_f(states[1]))),
+        "the blocks are skipped": to_np(model.head(model.ln_f(x))),
+        "one block object is reused for every layer (make num_layers separate GPTBlocks)": to_np(
             model.head(model.ln_f(again))
         ),
         "the model returns probabilities (a softmax) instead of logits": exp
@@ -223,7 +199,7 @@ def gpt_group(rng, expected):
         ("gpt0", ids, f"logits on equal weights (T = {t} < max_len)", 2.0),
         ("gpt1", full, f"logits on equal weights (T = max_len = {MAX_LEN})", 1.0),
     ):
-        want = _np(model(token_ids))
+        want = to_np(model(token_ids))
         hints = _gpt_hints(model, token_ids)
         expected[call_id] = (want, hints)
         checks.append(

@@ -8,6 +8,7 @@ course_lib reference models built here, in the trusted parent.
 import numpy as np
 
 from autograder.suites import variants_a4
+from autograder.suites.weights import dense_weights, norm_weights, set_weights
 from course_lib.models import Seq2SeqTransformer
 
 D_MODEL, NUM_HEADS, FF_DIM = 16, 4, 32
@@ -43,27 +44,6 @@ DECODER_INJECT = {
 SUPPORT = "grader_support.a4_support"
 
 
-def to_np(x):
-    return np.asarray(x)
-
-
-# Weights: random, never zeros, stored as inputs and copied into the contract's sublayers ----
-
-
-def dense_weights(rng, d_in, d_out, scale=0.3):
-    return (
-        rng.normal(0, scale, size=(d_in, d_out)).astype("float32"),
-        rng.normal(0, scale, size=(d_out,)).astype("float32"),
-    )
-
-
-def norm_weights(rng, d):
-    return (
-        (1.0 + rng.normal(0, 0.3, size=d)).astype("float32"),
-        rng.normal(0, 0.3, size=d).astype("float32"),
-    )
-
-
 def decoder_weights(rng, prefix=""):
     weights = {}
     for sub in (variants_a4.SELF, variants_a4.CROSS):
@@ -96,24 +76,6 @@ def seq2seq_weights(rng, num_layers=S2S_LAYERS, head_scale=0.3, embedding_scale=
         weights.update(decoder_weights(rng, f"decoder_blocks.{i}."))
     weights["head"] = dense_weights(rng, D_MODEL, S2S["tgt_vocab"], head_scale)
     return weights
-
-
-def add_weights(inputs, prefix, weights):
-    """Stores the weights as inputs; returns `{path: [input names]}` for construct."""
-    names = {}
-    for path, arrays in weights.items():
-        keys = [f"{prefix}_{path.replace('.', '_')}_{i}" for i in range(len(arrays))]
-        inputs.update(zip(keys, arrays, strict=True))
-        names[path] = keys
-    return names
-
-
-def set_weights(layer, weights):
-    for path, arrays in weights.items():
-        sub = layer
-        for part in path.split("."):
-            sub = sub[int(part)] if part.isdigit() else getattr(sub, part)
-        sub.set_weights(list(arrays))
 
 
 def padded_ids(lengths, width, pad_id=0, rng=None, vocab=None):

@@ -4,11 +4,15 @@ A catalog entry is `{solution cell grade_id: new source}`. `write_submission` ta
 solution notebook (or the released one, for submissions that must not carry honest work),
 replaces those cells' sources and writes `<folder>/<student>/<assignment>/<assignment>.ipynb`,
 nbgrader's `submitted/` layout that `autograder.pipeline.grade` reads.
+`CatalogTests` holds the checks every catalog module makes on its class, graded in one run.
 """
 
 import copy
 import json
+import textwrap
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,3 +127,143 @@ def grade_class(assignment, submissions, out, limits):
     for student, score in sorted(scores.items()):
         print(f"{student:40s} {score:6.2f} / {maximum:g}")
     return {"out": out, "scores": scores, "max": maximum, "wall": wall}
+
+
+def src(text):
+    """A cell source written as an indented triple-quoted string: dedented, one final newline."""
+    return textwrap.dedent(text).strip() + "\n"
+
+
+def cell_editor(assignment):
+    """`edit(unit, *pairs)` -> `{unit: the solution cell of unit with the (old, new) edits}`."""
+
+    def edit(unit, *pairs):
+        return {unit: edited(assignment, unit, *pairs)}
+
+    return edit
+
+
+HONEST = "reference"
+EMPTY = "empty"
+
+
+def pack(prefix, entries):
+    """`{student: cells}` holding the entries `{name: cells}`, at most one entry per unit each.
+
+    The suites grade each unit on its own (with the reference dependencies injected), so
+    entries on different units share a student: fewer notebooks, the same sandbox jobs.
+    Returns the students and `{entry name: student}`.
+    """
+    students, owner = [], {}
+    for name, cells in entries.items():
+        home = next((s for s in students if not set(s) & set(cells)), None)
+        if home is None:
+            home = {}
+            students.append(home)
+        home.update(cells)
+        owner[name] = f"{prefix}_{students.index(home) + 1:02d}"
+    return {f"{prefix}_{i + 1:02d}": cells for i, cells in enumerate(students)}, owner
+
+
+class CatalogTests:
+    """The checks every grading catalog makes, over the whole class graded in ONE run.
+
+    A catalog module subclasses it as `class Test...(CatalogTests)` and sets its data:
+    `assignment`, `bugs` (`{name: (cells, {unit: phrase the feedback of that unit must
+    contain})}`), `alternatives` (`{name: cells}`, each full marks), `vague` (`{bug name:
+    reason}`: its feedback is known not to name the symptom, a strict xfail), `limits`,
+    `max_score`, `min_bugs`, `min_alternatives`. The class-scoped `graded` fixture grades the
+    reference, the released stub and every packed entry in one `grade_class` call; the tests
+    on bugs and alternatives are parametrized by entry name, so a failure names the entry.
+    """
+
+    assignment = None
+    bugs = {}
+    alternatives = {}
+    vague = {}
+    limits = None
+    max_score = None
+    min_bugs = 15
+    min_alternatives = 5
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        bug_cells = {name: cells for name, (cells, _) in cls.bugs.items()}
+        cls.bug_students, cls.bug_owner = pack("bugs", bug_cells)
+        cls.alt_students, cls.alt_owner = pack("alts", cls.alternatives)
+
+    def pytest_generate_tests(self, metafunc):
+        bugs = sorted(self.bugs)
+        params = {
+            "test_bug_loses_points_only_on_its_unit": bugs,
+            "test_bug_feedback_names_the_symptom": [
+                pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=self.vague[n]))
+                if n in self.vague
+                else n
+                for n in bugs
+            ],
+            "test_alternative_full_marks": sorted(self.alternatives),
+        }.get(metafunc.function.__name__)
+        if params is not None:
+            metafunc.parametrize("name", params)
+
+    @pytest.fixture(scope="class")
+    def graded(self, tmp_path_factory):
+        subs = tmp_path_factory.mktemp("submissions")
+        out = tmp_path_factory.mktemp("out")
+        write_submission(subs, HONEST, self.assignment)
+        write_submission(subs, EMPTY, self.assignment, kind="released")
+        for student, cells in {**self.bug_students, **self.alt_students}.items():
+            write_submission(subs, student, self.assignment, cells)
+        return grade_class(self.assignment, subs, out, self.limits)
+
+    def test_whole_class_graded_in_one_run(self, graded):
+        assert len(graded["scores"]) == 2 + len(self.bug_students) + len(self.alt_students)
+        assert graded["max"] == self.max_score
+        assert len(self.bugs) >= self.min_bugs and len(self.alternatives) >= self.min_alternatives
+
+    def test_packing_keeps_one_entry_per_unit(self):
+        for owner, entries in (
+            (self.bug_owner, {n: c for n, (c, _) in self.bugs.items()}),
+            (self.alt_owner, self.alternatives),
+        ):
+            for student in set(owner.values()):
+                units = [
+                    u for name, cells in entries.items() if owner[name] == student for u in cells
+                ]
+                assert len(units) == len(set(units)), (student, units)
+
+    def test_reference_full_marks_and_empty_zero(self, graded):
+        assert graded["scores"][HONEST] == graded["max"], feedback(results(graded["out"], HONEST))
+        assert graded["scores"][EMPTY] == 0.0, feedback(results(graded["out"], EMPTY))
+
+    def test_bug_loses_points_only_on_its_unit(self, graded, name):
+        student = self.bug_owner[name]
+        res = results(graded["out"], student)
+        per_unit = unit_scores(res)
+        for unit in self.bugs[name][1]:
+            got, top = per_unit[unit]
+            assert got < top, f"{name}: {unit} kept all its points\n{feedback(res, unit)}"
+        for unit, (got, top) in per_unit.items():
+            if unit not in self.bug_students[student]:
+                assert got == top, f"{name} ({student}): {unit} lost points\n{feedback(res, unit)}"
+
+    def test_bug_feedback_names_the_symptom(self, graded, name):
+        res = results(graded["out"], self.bug_owner[name])
+        for unit, phrase in self.bugs[name][1].items():
+            assert phrase in feedback(res, unit), (
+                f"{name}: {phrase!r} not in\n{feedback(res, unit)}"
+            )
+
+    def test_alternative_full_marks(self, graded, name):
+        res = results(graded["out"], self.alt_owner[name])
+        per_unit = unit_scores(res)
+        for unit in self.alternatives[name]:
+            got, top = per_unit[unit]
+            assert got == top, f"{name}: {unit}\n{feedback(res, unit)}"
+        assert res["score"] == graded["max"], feedback(res)
+
+    def test_catalog_is_not_flagged(self, graded):
+        for name in [HONEST, *self.bug_students, *self.alt_students]:
+            res = results(graded["out"], name)
+            assert res["extra_data"]["flags"] == [], (name, res["output"])

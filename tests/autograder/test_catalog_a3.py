@@ -1,27 +1,13 @@
-"""The a3_gpt grading catalog, graded in one pipeline run over one class.
+"""The a3_gpt grading catalog, checked by `CatalogTests` (tests/autograder/catalog.py).
 
-- BUGS: realistic student mistakes, written as edits of the solution cells. Each loses
-  points on the unit it breaks only, and the feedback of that unit names the symptom
-  (a phrase from autograder/suites/variants_a3.py, a3_gpt.py or generate_a3.py).
-- ALTERNATIVES: other correct implementations (keeping the contract's sublayers). Each
-  gets full marks.
-
-All entries are graded by ONE `grade()` call (module fixture), then checked per student.
+BUGS name their symptoms with phrases of autograder/suites/variants_a3.py, a3_gpt.py or
+generate_a3.py; ALTERNATIVES keep the contract's sublayers.
 """
-
-import textwrap
 
 import pytest
 
 from autograder.sandbox import Limits
-from tests.autograder.catalog import (
-    edited,
-    feedback,
-    grade_class,
-    results,
-    unit_scores,
-    write_submission,
-)
+from tests.autograder.catalog import CatalogTests, cell_editor, src
 
 pytestmark = pytest.mark.slow
 A3 = "a3_gpt"
@@ -36,13 +22,7 @@ EMB, EXAMPLE, BLOCK, GPT, LOSS, FILTER, GEN = (
 )
 
 
-def src(text):
-    return textwrap.dedent(text).strip() + "\n"
-
-
-def edit(unit, *pairs):
-    """`{unit: the solution cell of unit with the (old, new) edits}`."""
-    return {unit: edited(A3, unit, *pairs)}
+edit = cell_editor(A3)
 
 
 EMB_RETURN = "return self.token_embedding(token_ids) + self.position_embedding(positions)[None]"
@@ -476,101 +456,11 @@ ALTERNATIVES = {
     },
 }
 
-HONEST = "reference"
-EMPTY = "empty"
-LIMITS = Limits(wall_seconds=60, cpu_seconds=60)
 
-
-def pack(prefix, entries):
-    """`{student: cells}` holding the entries `{name: cells}`, at most one entry per unit each."""
-    students, owner = [], {}
-    for name, cells in entries.items():
-        home = next((s for s in students if not set(s) & set(cells)), None)
-        if home is None:
-            home = {}
-            students.append(home)
-        home.update(cells)
-        owner[name] = f"{prefix}_{students.index(home) + 1:02d}"
-    return {f"{prefix}_{i + 1:02d}": cells for i, cells in enumerate(students)}, owner
-
-
-BUG_STUDENTS, BUG_OWNER = pack("bugs", {name: cells for name, (cells, _) in BUGS.items()})
-ALT_STUDENTS, ALT_OWNER = pack("alts", ALTERNATIVES)
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("submissions")
-    out = tmp_path_factory.mktemp("out")
-    write_submission(subs, HONEST, A3)
-    write_submission(subs, EMPTY, A3, kind="released")
-    for student, cells in {**BUG_STUDENTS, **ALT_STUDENTS}.items():
-        write_submission(subs, student, A3, cells)
-    return grade_class(A3, subs, out, LIMITS)
-
-
-def test_whole_class_graded_in_one_run(graded):
-    assert len(graded["scores"]) == 2 + len(BUG_STUDENTS) + len(ALT_STUDENTS)
-    assert graded["max"] == 37.0
-    assert len(BUGS) >= 15 and len(ALTERNATIVES) >= 5
-
-
-def test_packing_keeps_one_entry_per_unit():
-    for owner, entries in (
-        (BUG_OWNER, {n: c for n, (c, _) in BUGS.items()}),
-        (ALT_OWNER, ALTERNATIVES),
-    ):
-        for student in set(owner.values()):
-            units = [u for name, cells in entries.items() if owner[name] == student for u in cells]
-            assert len(units) == len(set(units)), (student, units)
-
-
-def test_reference_full_marks_and_empty_zero(graded):
-    assert graded["scores"][HONEST] == graded["max"], feedback(results(graded["out"], HONEST))
-    assert graded["scores"][EMPTY] == 0.0, feedback(results(graded["out"], EMPTY))
-
-
-@pytest.mark.parametrize("name", sorted(BUGS))
-def test_bug_loses_points_only_on_its_unit(graded, name):
-    student = BUG_OWNER[name]
-    res = results(graded["out"], student)
-    per_unit = unit_scores(res)
-    for unit in BUGS[name][1]:
-        got, top = per_unit[unit]
-        assert got < top, f"{name}: {unit} kept all its points\n{feedback(res, unit)}"
-    for unit, (got, top) in per_unit.items():
-        if unit not in BUG_STUDENTS[student]:
-            assert got == top, f"{name} ({student}): {unit} lost points\n{feedback(res, unit)}"
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=VAGUE[n])) if n in VAGUE else n
-        for n in sorted(BUGS)
-    ],
-)
-def test_bug_feedback_names_the_symptom(graded, name):
-    res = results(graded["out"], BUG_OWNER[name])
-    for unit, phrase in BUGS[name][1].items():
-        assert phrase in feedback(res, unit), f"{name}: {phrase!r} not in\n{feedback(res, unit)}"
-
-
-@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
-def test_alternative_full_marks(graded, name):
-    res = results(graded["out"], ALT_OWNER[name])
-    per_unit = unit_scores(res)
-    for unit in ALTERNATIVES[name]:
-        got, top = per_unit[unit]
-        assert got == top, f"{name}: {unit}\n{feedback(res, unit)}"
-    assert res["score"] == graded["max"], feedback(res)
-
-
-def test_catalog_is_not_flagged(graded):
-    for name in [HONEST, *BUG_STUDENTS, *ALT_STUDENTS]:
-        res = results(graded["out"], name)
-        assert res["extra_data"]["flags"] == [], (name, res["output"])
-
-
-def test_class_graded_within_budget(graded):
-    assert graded["wall"] < 240, graded["wall"]
+class TestA3Catalog(CatalogTests):
+    assignment = A3
+    bugs = BUGS
+    alternatives = ALTERNATIVES
+    vague = VAGUE
+    limits = Limits(wall_seconds=60, cpu_seconds=60)
+    max_score = 37.0
