@@ -123,3 +123,15 @@ def test_cli_grade_with_json_answers_into_a_gradebook(ran, tmp_path, capsys):
     assert {s: r["score"] for s, r in ours.items()} == {s: r["score"] for s, r in demo_rows.items()}
     assert gradebook.scores_in_gradebook(url, A1)[demo_class.REFERENCE] == (20.0, 20.0)
     assert "scores recorded" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("assignment", ["a3_gpt", "a4_translation", "a5_vit", "a6_scaling"])
+def test_later_assignments_get_catalog_bugs_spread_over_their_units(assignment):
+    released = json.loads(
+        (demo.REPO / "assignments" / assignment / f"{assignment}.ipynb").read_text()
+    )
+    units = demo_class._units(released)
+    bugs = demo_class.catalog_bugs(assignment, units)
+    assert len(bugs) == len(demo_class.BUGGY)
+    edited = [next(iter(cells)) for _name, cells in bugs]
+    assert edited[: len(units)] == units[: len(edited)]  # one per unit first, in course order
