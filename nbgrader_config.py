@@ -11,6 +11,9 @@ machine without a GPU. The kernels nbgrader starts inherit this process's
 environment, so TF_CPP_MIN_LOG_LEVEL=3 silences that; IgnorePattern drops the
 start-up lines TensorFlow prints whatever the log level.
 
+The training sections of a3-a6 run in quick mode under nbgrader (COURSE_QUICK=1):
+they are not graded, and full training would cost minutes per student.
+
 Run from the repository root:
     nbgrader generate_assignment a1_attention --force
     nbgrader autograde a1_attention --force
@@ -28,6 +31,9 @@ c.CourseDirectory.feedback_directory = "feedback"
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Training sections (a3-a6) are not graded: autograde runs them as a short smoke run
+# (course_lib.notebook.quick_mode), not the minutes of full training per student.
+os.environ.setdefault("COURSE_QUICK", "1")
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = (
     r"cuInit|cudart_stub|cuda_platform|absl::InitializeLog|cpu_feature_guard|"
