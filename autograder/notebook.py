@@ -20,7 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = 20 * 1024 * 1024  # above this, graded with a note to clear outputs next time
+HARD_MAX_BYTES = 200 * 1024 * 1024  # above this, refused: parsing it would cost too much
 ANSWER_PREFIX = "answer_"
 
 
@@ -150,27 +151,37 @@ def _normalise_cells(notebook, notes):
     return stripped
 
 
-def read_notebook(path, *, max_bytes=MAX_BYTES):
+def read_notebook(path, *, max_bytes=MAX_BYTES, hard_max_bytes=HARD_MAX_BYTES):
     """Reads a submitted notebook as nbformat 4, outputs dropped.
 
     Repairs what it can (non-UTF-8 bytes, nbformat 3, list sources, missing
-    metadata) and records each repair in `Notebook.notes`.
+    metadata, a file over `max_bytes`: graded anyway) and records each repair
+    in `Notebook.notes`.
 
     Raises:
-        NotebookError: the file is missing, too large, not JSON or not a notebook.
+        NotebookError: the file is missing, over `hard_max_bytes`, not JSON or not a notebook.
     """
     path = Path(path)
     notes = []
+    advice = (
+        "usually because of large cell outputs (images, long prints). Clear all outputs "
+        "(Edit > Clear All Outputs, or Kernel > Restart & Clear Output) and save before "
+        "you submit"
+    )
     try:
         size = path.stat().st_size
-        if size > max_bytes:
+        if size > hard_max_bytes:
             raise NotebookError(
-                f"{path.name} is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit, "
-                "usually because of large cell outputs (images, long prints). Clear all outputs "
-                "(Edit > Clear All Outputs, or Kernel > Restart & Clear Output), save, resubmit."
+                f"{path.name} is {size / 2**20:.1f} MB, over the {hard_max_bytes / 2**20:.0f} MB "
+                f"limit, {advice}; then resubmit."
+            )
+        if size > max_bytes:
+            notes.append(
+                f"{path.name} is {size / 2**20:.1f} MB, {advice}. It was graded with its outputs "
+                "dropped (outputs are never graded)."
             )
         with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+            data = handle.read(hard_max_bytes + 1)
     except OSError as error:
         raise NotebookError(f"Could not read {path.name}: {error.strerror or error}.") from error
     text = _decode(data, notes)

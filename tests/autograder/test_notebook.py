@@ -103,13 +103,16 @@ def test_non_utf8_bytes_are_replaced_and_reported(tmp_path):
     assert extract(notebook, read_notebook(RELEASED)).units_present >= UNITS
 
 
-def test_huge_file_is_refused_with_advice(tmp_path):
-    """Is a file over the size cap refused with advice to clear outputs, without reading it all?"""
+def test_huge_file_is_graded_with_advice_or_refused_over_the_hard_cap(tmp_path):
+    """A big notebook loses nothing (graded, outputs dropped, advice given); a giant one is refused."""
     nb = student_notebook()
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 3000)]
     path = save(nb, tmp_path)
+    notebook = read_notebook(path, max_bytes=2000)
+    assert any("Clear all outputs" in note and "graded" in note for note in notebook.notes)
+    assert extract(notebook, read_notebook(RELEASED)).units_present >= UNITS
     with pytest.raises(NotebookError, match="Clear all outputs"):
-        read_notebook(path, max_bytes=2000)
+        read_notebook(path, max_bytes=1000, hard_max_bytes=2000)
 
 
 def test_outputs_are_dropped_on_read(tmp_path):
