@@ -37,6 +37,10 @@ def grade(args):
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         extra = {}
+        if args.time_limit:
+            from autograder.sandbox import Limits
+
+            extra["limits"] = Limits(wall_seconds=args.time_limit, cpu_seconds=int(args.time_limit))
         if args.answers:  # answer keys from JSON instead of the solution notebook
             from autograder.gradescope import answers_notebook
 
@@ -48,6 +52,7 @@ def grade(args):
             jobs=args.jobs,
             force=args.force,
             isolation=args.isolation,
+            allow_unisolated=args.allow_unisolated,
             progress=not args.quiet,
             late_policy=policy,
             **extra,
@@ -84,7 +89,13 @@ def grade(args):
 def gradescope(args):
     from autograder.gradescope import build_archive
 
-    print(f"Gradescope autograder archive: {build_archive(args.assignment, args.out)}")
+    path = build_archive(
+        args.assignment,
+        args.out,
+        hidden_visibility=args.hidden_visibility,
+        allow_unisolated=args.allow_unisolated,
+    )
+    print(f"Gradescope autograder archive: {path}")
 
 
 def demo(args):
@@ -95,6 +106,7 @@ def demo(args):
         assignments=args.assignments or demo_mod.ASSIGNMENTS,
         jobs=args.jobs,
         isolation=args.isolation,
+        allow_unisolated=args.allow_unisolated,
     )
 
 
@@ -120,6 +132,24 @@ def validate(args):
         else f"{len(problems)} problem(s) found."
     )
     return 1 if problems else 0
+
+
+def add_isolation_arguments(p):
+    p.add_argument(
+        "--isolation",
+        choices=("auto", "landlock", "none"),
+        default="auto",
+        help="auto: the strongest sandbox layers this host allows (namespaces, else Landlock "
+        "+ seccomp); landlock: skip namespaces; none: no sandbox layers, needs "
+        "--allow-unisolated (default: %(default)s)",
+    )
+    p.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="grade even when the host allows neither namespaces nor Landlock + seccomp: "
+        "student code then runs with the grader's access to solutions and other students' "
+        "work (see README)",
+    )
 
 
 def main(argv=None):
@@ -148,11 +178,13 @@ def main(argv=None):
     p.add_argument(
         "--force", action="store_true", help="regrade everyone, replacing recorded grades"
     )
+    add_isolation_arguments(p)
     p.add_argument(
-        "--isolation",
-        choices=("full", "none"),
-        default="full",
-        help="'none' only where namespaces are unavailable (default: %(default)s)",
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock and CPU limit of each sandbox job (default: 60; a suite may raise it "
+        "for its training units)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -178,6 +210,18 @@ def main(argv=None):
     p = sub.add_parser("gradescope", help="build a Gradescope autograder archive")
     p.add_argument("assignment")
     p.add_argument("--out", required=True, help="the .zip to write")
+    p.add_argument(
+        "--hidden-visibility",
+        default="after_due_date",
+        choices=("hidden", "after_due_date", "after_published", "visible"),
+        help="when students see the results of the hidden checks (default: %(default)s); "
+        "the notebook's public checks are always visible",
+    )
+    p.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="let the archive grade even where its container offers no isolation (risky)",
+    )
     p.set_defaults(func=gradescope)
 
     p = sub.add_parser("demo", help="release, grade a simulated class, fill the gradebook")
@@ -186,7 +230,7 @@ def main(argv=None):
         "--assignments", nargs="+", help="default: every assignment (a1_attention ... a6_scaling)"
     )
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--isolation", choices=("full", "none"), default="full")
+    add_isolation_arguments(p)
     p.set_defaults(func=demo)
 
     p = sub.add_parser("validate", help="check a notebook before submitting it")
@@ -198,8 +242,10 @@ def main(argv=None):
     p.set_defaults(func=validate)
 
     args = parser.parse_args(argv)
+    from autograder.sandbox import IsolationRefused
+
     try:
         return args.func(args) or 0
-    except (SubmissionsError, KeyError, FileNotFoundError) as err:
+    except (SubmissionsError, KeyError, FileNotFoundError, IsolationRefused) as err:
         print(f"error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2

@@ -37,6 +37,7 @@ from autograder.notebook import (
     is_solution,
     match_graded_cells,
 )
+from autograder.sandbox.protocol import CELL_MARKER
 
 CELL_MAGICS_WITH_PYTHON = {"time", "timeit", "capture", "prun"}
 MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$|\w+\s*=\s*[%!])")
@@ -237,7 +238,7 @@ def extract(submission, released, given=()):
                 code = "\n".join(pieces)
                 # Each helper statement runs on its own: one that fails in the sandbox (a name
                 # from a line that was left out) does not take the helpers after it along.
-                run = f"\n# --- cell {label} ---\n".join(pieces)
+                run = f"\n{CELL_MARKER}{label} ---\n".join(pieces)
         except SyntaxError as error:
             if gid:
                 result.syntax_errors[gid] = _syntax_message(error)
@@ -254,7 +255,7 @@ def extract(submission, released, given=()):
             result.units_present.add(gid)
         if code.strip():
             result.chunks[label] = code  # what the scans read; `run` is what the sandbox runs
-            parts.append(f"# --- cell {label} ---\n{run}\n")
+            parts.append(f"{CELL_MARKER}{label} ---\n{run}\n")
     result.source = "\n".join(parts)
     return result
 

@@ -14,12 +14,16 @@ must leave /autograder/results/results.json. The archive holds:
                        with, e.g. `layers/` for a1/a2), found by importing the suite
     assignments/<a>/<a>.ipynb   the released notebook (graded cells, points)
     answers.json       the concept-question keys: the only part of the solution notebook shipped
+    config.json        the archive's settings: when students see the hidden checks' results
+                       (`hidden_visibility`), and whether grading may run unisolated
 
 The root is configurable for local runs: `AUTOGRADER_ROOT` (default /autograder),
 and `AUTOGRADER_PYTHON` picks the interpreter (default: the venv setup.sh made).
 The student's code runs in the sandbox with the whole root hidden (on top of the
 archive's own folder, which the sandbox always hides), so it cannot read the
-grader, the reference or the answer keys.
+grader, the reference or the answer keys. A Gradescope container has no CAP_SYS_ADMIN,
+so the sandbox runs there on Landlock + seccomp with a per-slot uid, and `run` makes
+the source folder root-only (0700) before any job starts.
 """
 
 import argparse
@@ -42,7 +46,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = "/autograder"
 STUDENT = "student"
 # What grading imports; requirements.txt pins these and their dependencies from the lock.
-GRADING_REQUIREMENTS = ("tensorflow", "keras", "numpy", "nbformat", "nbgrader")
+GRADING_REQUIREMENTS = (
+    "tensorflow", "keras", "numpy", "nbformat", "nbgrader", "landlockpy", "pyseccomp",
+)  # fmt: skip
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+CONFIG = {"hidden_visibility": "after_due_date", "allow_unisolated": False}
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
@@ -184,8 +192,19 @@ def build_archive(
     source_root=REPO / "solutions",
     release_root=REPO / "assignments",
     lock=REPO / "requirements.lock",
+    hidden_visibility=CONFIG["hidden_visibility"],
+    allow_unisolated=False,
 ):
-    """Writes the Gradescope autograder zip for `assignment` to `out_zip`; returns its path."""
+    """Writes the Gradescope autograder zip for `assignment` to `out_zip`; returns its path.
+
+    `hidden_visibility` is when students see each hidden check's result (Gradescope's
+    per-test visibility; the default `after_due_date` stops them probing the hidden checks
+    by resubmitting); the total score and the notes on the notebook stay visible.
+    """
+    if hidden_visibility not in VISIBILITIES:
+        raise ValueError(
+            f"hidden_visibility must be one of {VISIBILITIES}. Received: {hidden_visibility!r}"
+        )
     from autograder.suites import get_suite
 
     get_suite(assignment)  # a clear KeyError for an assignment without a suite
@@ -204,6 +223,8 @@ def build_archive(
         _add(zf, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment), executable=True)
         _add(zf, "requirements.txt", "\n".join(pinned_requirements(lock)) + "\n")
         _add(zf, "answers.json", json.dumps(answers, indent=1) + "\n")
+        config = {"hidden_visibility": hidden_visibility, "allow_unisolated": allow_unisolated}
+        _add(zf, "config.json", json.dumps(config, indent=1) + "\n")
         _add(zf, f"assignments/{assignment}/{name}", released.read_bytes())
         for path, rel in _package_files("autograder"):
             _add(zf, rel, path.read_bytes())
@@ -216,11 +237,20 @@ def build_archive(
 # Running inside Gradescope ---------------------------------------------------------
 
 
-def run(assignment, root=None, *, jobs=2, isolation="full"):
+def _config(source):
+    path = Path(source) / "config.json"
+    return {**CONFIG, **(json.loads(path.read_text()) if path.exists() else {})}
+
+
+def run(assignment, root=None, *, jobs=2, isolation="auto"):
     """Grades `root/submission/*.ipynb`; writes `root/results/results.json`; returns its dict."""
     root = Path(root or os.environ.get("AUTOGRADER_ROOT", DEFAULT_ROOT)).resolve()
     source = root / "source"
+    config = _config(source)
+    if os.geteuid() == 0:  # the uid barrier: no job uid may read the grader or the keys
+        os.chmod(source, 0o700)
     work = Path(tempfile.mkdtemp(prefix="gradescope-"))
+    os.chmod(work, 0o711)
     try:
         folder = work / "submitted" / STUDENT / assignment
         folder.mkdir(parents=True)
@@ -235,6 +265,7 @@ def run(assignment, root=None, *, jobs=2, isolation="full"):
             jobs=jobs,
             force=True,
             isolation=isolation,
+            allow_unisolated=bool(config["allow_unisolated"]),
             progress=False,
             source_root=sources,
             release_root=source / "assignments",
@@ -243,8 +274,10 @@ def run(assignment, root=None, *, jobs=2, isolation="full"):
         results = json.loads((out / STUDENT / "results.json").read_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for test in results["tests"]:
+        test["visibility"] = config["hidden_visibility"]
     (root / "results").mkdir(parents=True, exist_ok=True)
-    shutil.copy(out / STUDENT / "results.json", root / "results" / "results.json")
+    pipeline.reports.write_atomic(root / "results" / "results.json", json.dumps(results, indent=1))
     return results
 
 
@@ -255,10 +288,16 @@ def main(argv=None):
     p.add_argument("assignment")
     p.add_argument("--root", default=None, help="default: $AUTOGRADER_ROOT or /autograder")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--isolation", choices=("full", "none"), default="full")
+    p.add_argument("--isolation", choices=("auto", "landlock", "none"), default="auto")
     args = parser.parse_args(argv)
-    results = run(args.assignment, args.root, jobs=args.jobs, isolation=args.isolation)
-    print(f"score: {results['score']}")
+    from autograder.sandbox import IsolationRefused
+
+    try:
+        results = run(args.assignment, args.root, jobs=args.jobs, isolation=args.isolation)
+    except IsolationRefused as err:  # no results.json: Gradescope shows the instructor an error
+        print(f"error: {err}")
+        return 2
+    print(f"score: {results['score']} (sandbox: {results['extra_data']['isolation']})")
     return 0
 
 

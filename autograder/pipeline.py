@@ -52,6 +52,8 @@ class StudentResult:
     printed: str = ""
     max_score: float = 0.0
     flags: list[str] = dataclasses.field(default_factory=list)  # for instructor review
+    isolation: str = ""  # the sandbox layers the code ran under, e.g. "landlock+seccomp+uid"
+    isolation_layers: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def score(self):
@@ -251,6 +253,8 @@ def score_step(ctx, job_results):
             )
         printed += [res.stdout, res.stderr]
         ctx.result.seconds += res.wall_seconds
+        ctx.result.isolation_layers = res.isolation_applied
+        ctx.result.isolation = isolation_summary(res.isolation_applied)
     ctx.result.printed = "".join(p for p in printed if p)
     if failed_cells:
         ctx.result.notes.append(
@@ -259,6 +263,19 @@ def score_step(ctx, job_results):
         )
     outcome = Outcome(arrays, errors, group_of, status, object_of)
     ctx.result.tests = score_checks(ctx, lambda check: check.evaluate(outcome))
+
+
+def isolation_summary(applied) -> str:
+    """One word per isolation layer a job reported, e.g. "namespaces+landlock+seccomp+uid"."""
+    words = [
+        ("namespaces", any(a.startswith("pid_namespace") for a in applied)),
+        ("landlock", any(a.startswith("landlock") for a in applied)),
+        ("seccomp", any(a.startswith("seccomp") for a in applied)),
+        ("uid", any(a.startswith("uid_drop") for a in applied)),
+    ]
+    if not any(on for _, on in words[:3]):
+        return "unisolated"
+    return "+".join(w for w, on in words if on)
 
 
 def score_checks(ctx, evaluate):
@@ -330,7 +347,8 @@ def grade(
     *,
     jobs=2,
     force=False,
-    isolation="full",
+    isolation="auto",
+    allow_unisolated=False,
     progress=True,
     source_root=None,
     release_root=None,
@@ -347,6 +365,9 @@ def grade(
     with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
     the Gradescope root holding the reference). `late_policy` (an `autograder.late.LatePolicy`)
     takes points off late submissions in grades.csv by nbgrader's `timestamp.txt`.
+    `isolation` is "auto" (the strongest layers the host allows), "landlock" (no namespaces)
+    or "none"; a host without namespaces or Landlock plus seccomp is refused
+    (`sandbox.IsolationRefused`) unless `allow_unisolated`.
 
     Returns:
         The list of grade rows written to OUT/grades.csv (late penalties applied).
@@ -392,7 +413,8 @@ def grade(
                 ctx.result.tests = zero_result(ctx)
                 _finish(ctx, out, state, rows, bar)
         if ready:
-            _run_sandbox(ready, out, state, rows, bar, jobs, isolation, zygote)
+            sandbox = {"jobs": jobs, "isolation": isolation, "allow_unisolated": allow_unisolated}
+            _run_sandbox(ready, out, state, rows, bar, sandbox, course.hide, zygote)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     final = reports.apply_late_policy(rows.values(), late_policy)
@@ -400,7 +422,7 @@ def grade(
     return final
 
 
-def _run_sandbox(ready, out, state, rows, bar, jobs, isolation, zygote):
+def _run_sandbox(ready, out, state, rows, bar, sandbox, hide, zygote):
     from autograder.sandbox import Zygote
 
     by_dir = {os.path.realpath(d): (ctx, g) for ctx in ready for g, d in ctx.job_dirs.items()}
@@ -414,10 +436,10 @@ def _run_sandbox(ready, out, state, rows, bar, jobs, isolation, zygote):
             _finish(ctx, out, state, rows, bar)
 
     owned = zygote is None
-    zygote = zygote or Zygote(jobs=jobs, isolation=isolation)
+    zygote = zygote or Zygote(**sandbox, hide=hide)
     try:
         if zygote.warning:
-            print(f"warning: {zygote.warning}", file=sys.stderr)
+            print(zygote.warning, file=sys.stderr)
         zygote.run_many(list(by_dir), on_done=on_done)
     finally:
         if owned:
@@ -440,6 +462,7 @@ def _finish(ctx, out, state, rows, bar):
         "score": round(result.score, 4),
         "max_score": result.max_score,
         "status": result.status,
+        "isolation": result.isolation,
         "timestamp": _timestamp_text(ctx.path),
         "notes": " | ".join(n.splitlines()[0] for n in result.notes)[:300],
     }

@@ -22,6 +22,7 @@ CSV_COLUMNS = (
     "late",
     "penalty",
     "status",
+    "isolation",
     "timestamp",
     "notes",
 )
@@ -60,6 +61,8 @@ def gradescope_results(result):
             "student": result.student,
             "status": result.status,
             "flags": list(result.flags),
+            "isolation": result.isolation,
+            "isolation_layers": list(result.isolation_layers),
         },
     }
 

@@ -1,13 +1,17 @@
 """Run untrusted student code in a jail and get plain numeric arrays back.
 
 The parent prepares job directories with :func:`write_job` and runs them through a
-:class:`Zygote` (a process with TensorFlow imported that forks one jailed child per job).
-See ``protocol.py`` for the job format and ``jail.py`` for the isolation applied.
+:class:`Zygote` (``client.py``: a process with TensorFlow imported that forks one supervised
+sandbox per job). ``protocol.py`` holds the job format, the seal and the constants both sides
+share; ``isolation.py`` decides and applies the layers (namespaces, Landlock, seccomp, the uid
+barrier); ``supervisor.py`` runs one job; ``harness.py`` runs the code inside.
 """
 
-from autograder.sandbox.protocol import JobResult, Limits, ResultRejected, load_arrays, write_job
+from autograder.sandbox.loading import ResultRejected, load_arrays
+from autograder.sandbox.protocol import JobResult, Limits, write_job
 
 __all__ = [
+    "IsolationRefused",
     "JobResult",
     "Limits",
     "ResultRejected",
@@ -21,8 +25,8 @@ __all__ = [
 
 def __getattr__(name):
     # Imported lazily so that `python -m autograder.sandbox.zygote` runs without a warning.
-    if name in ("Zygote", "ZygoteError", "load_result"):
-        from autograder.sandbox import zygote
+    if name in ("Zygote", "ZygoteError", "IsolationRefused", "load_result"):
+        from autograder.sandbox import client
 
-        return getattr(zygote, name)
+        return getattr(client, name)
     raise AttributeError(f"module 'autograder.sandbox' has no attribute {name!r}")

@@ -26,20 +26,17 @@ Refinements of the job format agreed for the grading suites:
   submission runs (TensorFlow allows it only before its runtime starts).
 - ``grad`` saves ``<id>.<i>`` for each ``i`` in ``wrt``; a gradient that is None is an error.
 
-Everything in ``out/`` is written by (or on behalf of) untrusted code. This module reads it
-without ever unpickling: only plain numeric or bool arrays are accepted, with caps on their
-number and size, and text files are read with a size cap and without following symlinks.
+Results are sealed (:func:`seal`) and loaded by ``loading.py`` without trusting them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
-import math
 import os
 import shutil
-import stat
-import zipfile
+import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -56,6 +53,15 @@ STDOUT_FILE = "stdout.txt"
 STDERR_FILE = "stderr.txt"
 
 STATUSES = ("ok", "timeout", "memory", "crashed", "killed")
+CELL_MARKER = "# --- cell "  # extract.py starts each notebook cell's code with this line
+DENY_ENV = "AUTOGRADER_SANDBOX_DENY"  # tests: "unshare,landlock,seccomp" behave as if refused
+
+
+def denied(layer: str) -> bool:
+    """Whether the tests asked the sandbox to behave as if ``layer`` were refused here."""
+    return layer in os.environ.get(DENY_ENV, "").split(",")
+
+
 NUMERIC_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 
 
@@ -99,10 +105,6 @@ class JobResult:
     isolation_missing: list[str] = dataclasses.field(default_factory=list)
 
 
-class ResultRejected(ValueError):
-    """The sandbox's output is not plain numeric data within the caps."""
-
-
 def write_job(
     job_dir,
     *,
@@ -120,7 +122,7 @@ def write_job(
     """Create a job directory readable by the sandbox uid (dirs 0755, files 0644, root-owned).
 
     ``site`` is a directory to copy to ``site/``, or a mapping ``{"course_lib/x.py": src}``
-    of files to copy there. ``hide`` lists host paths to hide in the jail (on top of the
+    of files to copy there (``src`` None: an empty file). ``hide`` lists host paths to hide in the jail (on top of the
     jail's defaults: the repository, /root, /home, /run, the other jobs next to this one).
     ``logical_cpus`` splits the CPU into that many logical devices before the submission runs
     (a ``MirroredStrategy`` over them is a real multi-replica run without a GPU).
@@ -168,7 +170,10 @@ def _copy_site(site, dest: Path) -> None:
         for rel, src in site.items():
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, target)
+            if src is None:  # an empty file (a package's __init__.py)
+                target.write_bytes(b"")
+            else:
+                shutil.copyfile(src, target)
     else:
         shutil.copytree(site, dest, ignore=shutil.ignore_patterns("__pycache__"))
 
@@ -180,108 +185,37 @@ def read_job(job_dir) -> dict:
     return spec
 
 
-def read_capped(path, max_bytes: int) -> bytes | None:
-    """A regular file's first ``max_bytes`` bytes, never following a symlink; None if absent."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except (FileNotFoundError, OSError):
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks, left = [], max_bytes
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+# The seal: results the harness wrote, and nothing else ----------------------------------
+
+KEY_FD = 3  # in the sandbox: the read end of the pipe carrying the seal key
+KEY_BYTES = 32
+SEALED_FILE = ".results.sealed"  # in out/: written by the harness only, read by the supervisor
+_SEAL_MAGIC = b"AGS1"
+_SEAL_HEADER = struct.Struct(">4sQBQQ")  # magic, seq, final, len(npz), len(errors)
+_SEAL_TAG = 32
+_hmac_digest = hmac.digest  # captured at import (in the zygote), before any submission runs
+_compare_digest = hmac.compare_digest
 
 
-def load_errors(path, max_bytes: int = 1 << 20) -> dict[str, str]:
-    """errors.json as ``{call_id: text}``; anything malformed becomes a ``__result__`` error."""
-    raw = read_capped(path, max_bytes + 1)
-    if raw is None:
-        return {}
-    if len(raw) > max_bytes:
-        return {"__result__": f"errors.json rejected: larger than {max_bytes} bytes"}
-    try:
-        data = json.loads(raw.decode("utf-8", "replace"))
-    except ValueError as err:
-        return {"__result__": f"errors.json rejected: not valid JSON ({err})"}
-    if not isinstance(data, dict):
-        return {"__result__": "errors.json rejected: not a JSON object"}
-    return {str(k)[:200]: str(v)[:20000] for k, v in data.items()}
+class SealError(ValueError):
+    """The sealed results file is missing, truncated, too large or does not verify."""
 
 
-def load_arrays(path, *, max_arrays: int = 512, max_bytes: int = 64 << 20) -> dict:
-    """Load result.npz without unpickling anything; raise ResultRejected on anything odd.
-
-    Each member's header is checked before its data is read: plain numeric or bool dtype
-    (no object, structured, string or void), total data within ``max_bytes``.
-    """
-    if read_capped(path, 0) is None:  # absent, a symlink or not a regular file
-        if os.path.lexists(path):
-            raise ResultRejected(f"{Path(path).name} is not a regular file")
-        return {}
-    if os.path.getsize(path) > max_bytes + (1 << 20) * max(1, max_arrays // 64):
-        raise ResultRejected(f"{Path(path).name} is larger than {max_bytes} bytes")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ResultRejected(f"{Path(path).name} is not a valid .npz file: {err}") from None
-    arrays, budget = {}, max_bytes
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > max_arrays:
-            raise ResultRejected(f"result holds {len(infos)} arrays; at most {max_arrays}")
-        for info in infos:
-            key = _member_key(info.filename)
-            with zf.open(info) as f:
-                dtype, shape = _checked_header(f, key)
-                nbytes = math.prod(shape) * dtype.itemsize
-                if nbytes > budget:
-                    raise ResultRejected(f"result arrays exceed {max_bytes} bytes (at {key!r})")
-                budget -= nbytes
-            with zf.open(info) as f:
-                try:
-                    arr = np.lib.format.read_array(f, allow_pickle=False)
-                except (ValueError, OSError, EOFError) as err:
-                    raise ResultRejected(f"array {key!r} is unreadable: {err}") from None
-            if arr.dtype != dtype or arr.shape != shape:
-                raise ResultRejected(f"array {key!r} does not match its header")
-            arrays[key] = arr
-    return arrays
+def seal(key: bytes, seq: int, final: bool, npz: bytes, errors: bytes) -> bytes:
+    """The bytes of one sealed flush: header, result.npz, errors.json, HMAC-SHA256 tag."""
+    body = _SEAL_HEADER.pack(_SEAL_MAGIC, seq, int(final), len(npz), len(errors)) + npz + errors
+    return body + _hmac_digest(key, body, "sha256")
 
 
-def _member_key(name: str) -> str:
-    if not name.endswith(".npy") or "/" in name or len(name) > 260:
-        raise ResultRejected(f"unexpected member {name[:80]!r} in result.npz")
-    return name[:-4]
-
-
-def _checked_header(f, key: str):
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ResultRejected(f"array {key!r} has unsupported .npy version {version}")
-    except ResultRejected:
-        raise
-    except Exception as err:  # a malformed header can raise many things; none runs code
-        raise ResultRejected(f"array {key!r} has a malformed header: {err}") from None
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise ResultRejected(
-            f"array {key!r} has dtype {dtype}; only plain numeric or bool arrays are accepted"
-        )
-    if dtype.kind not in NUMERIC_KINDS:
-        raise ResultRejected(
-            f"array {key!r} has dtype {dtype}; only plain numeric or bool arrays are accepted"
-        )
-    return dtype, tuple(shape)
+def unseal(key: bytes, data: bytes) -> tuple[int, bool, bytes, bytes]:
+    """``(seq, final, npz, errors)`` of a sealed flush; :class:`SealError` if it does not verify."""
+    if len(data) < _SEAL_HEADER.size + _SEAL_TAG:
+        raise SealError("truncated")
+    magic, seq, final, n_npz, n_err = _SEAL_HEADER.unpack_from(data)
+    if magic != _SEAL_MAGIC or len(data) != _SEAL_HEADER.size + n_npz + n_err + _SEAL_TAG:
+        raise SealError("malformed")
+    body, tag = data[:-_SEAL_TAG], data[-_SEAL_TAG:]
+    if not _compare_digest(tag, _hmac_digest(key, body, "sha256")):
+        raise SealError("its seal does not verify (written or changed outside the grader)")
+    start = _SEAL_HEADER.size
+    return seq, bool(final), body[start : start + n_npz], body[start + n_npz :]

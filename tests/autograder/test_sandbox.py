@@ -5,7 +5,9 @@ to an honest job whose arrays must equal those of the honest job run alone; afte
 process of the sandbox uids may remain.
 """
 
+import glob
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -15,6 +17,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import Zygote, write_job
+from tests.autograder import hosts
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the sandbox needs Linux"
@@ -120,22 +123,58 @@ def _sdpa_reference(q, k, v, m):
 
 
 @pytest.fixture(scope="module")
-def zygote():
-    with Zygote(jobs=2) as z:
-        assert z.isolation_missing == [], z.warning
+def nobody_tree():
+    base = hosts.traversable_dir("sandbox-nobody-")
+    yield hosts.readable_tree(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=sorted(hosts.WRAPPERS))
+def zygote(request, nobody_tree):
+    """One zygote per kind of host: a bare machine, a container, an unprivileged user."""
+    mode = request.param
+    kwargs = {"wrapper": hosts.WRAPPERS[mode]}
+    if mode == "nobody":
+        python, repo = nobody_tree
+        kwargs.update(python=python, pythonpath=repo)
+    with Zygote(jobs=2, **kwargs) as z:
+        if mode == "namespaces":
+            assert z.mode == "namespaces" and z.isolation_missing == [], z.warning
+        else:
+            assert z.mode == "landlock", z.warning
+        assert z.isolation == hosts.SUMMARIES[mode], z.warning
+        z.host = mode
         yield z
 
 
+@pytest.fixture
+def tmp_path(zygote):
+    """Shadows pytest's (0700): job dirs every uid can reach, the nobody user's own there."""
+    path = hosts.traversable_dir("sandbox-test-")
+    if zygote.host == "nobody":
+        hosts.give_to_nobody(path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def honest(zygote, tmp_path_factory):
+def honest(zygote):
     """Inputs of the honest job and its arrays when run alone."""
     seed = int.from_bytes(os.urandom(4), "little")
     print(f"honest job seed = {seed}")
     inputs = _honest_inputs(np.random.default_rng(seed))
-    root = tmp_path_factory.mktemp("honest")
-    result = zygote.run(_write_honest(root / "alone", inputs))
+    root = hosts.traversable_dir("sandbox-honest-")
+    result = zygote.run(_own(zygote, _write_honest(root / "alone", inputs)))
+    shutil.rmtree(root, ignore_errors=True)
     assert result.status == "ok", (result.errors, result.stderr)
     return inputs, result.arrays
+
+
+def _own(zygote, job_dir):
+    """The job as its grader would have written it (the unprivileged user's, in that mode)."""
+    if zygote.host == "nobody":
+        hosts.give_to_nobody(job_dir)
+    return job_dir
 
 
 def _write_honest(job_dir, inputs, **kwargs):
@@ -164,6 +203,7 @@ def _run_attack(zygote, honest, tmp_path, source, calls, **kwargs):
     kwargs.setdefault("inputs", {"x": np.arange(1, 5, dtype=np.float32)})
     attack = write_job(tmp_path / "attack", source=textwrap.dedent(source), calls=calls, **kwargs)
     honest_dir = _write_honest(tmp_path / "honest", inputs)
+    _own(zygote, tmp_path)
     done = []
     attack_result, honest_result = zygote.run_many([attack, honest_dir], on_done=done.append)
     assert sorted(r.job_dir for r in done) == sorted([str(attack), str(honest_dir)])
@@ -203,7 +243,7 @@ def test_seed_makes_runs_reproducible(zygote, honest, tmp_path):
     inputs, arrays = honest
     other = write_job(tmp_path / "s", source=HONEST_SOURCE, calls=[_fn("draw")],
                       inputs=inputs, seed=8)  # fmt: skip
-    result = zygote.run(other)
+    result = zygote.run(_own(zygote, other))
     assert result.status == "ok"
     assert arrays["draw"].shape == (5,)
     assert not np.array_equal(result.arrays["draw"], arrays["draw"])
@@ -341,11 +381,12 @@ def test_fork_bomb_is_contained(zygote, honest, tmp_path):
 
 
 def _host_processes_with(token: str) -> list[str]:
+    """Processes whose command line or name (``comm``) holds ``token``."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if token.encode() in f.read():
+            with open(f"/proc/{pid}/cmdline", "rb") as f, open(f"/proc/{pid}/comm", "rb") as g:
+                if token.encode() in f.read() + g.read():
                     found.append(pid)
         except OSError:
             continue
@@ -353,24 +394,37 @@ def _host_processes_with(token: str) -> list[str]:
 
 
 def test_daemons_do_not_survive(zygote, honest, tmp_path, rng):
-    """Are setsid'd and double-forked daemons, alive when the job ends, gone afterwards?"""
-    token = f"{4000 + rng.integers(1000)}.{rng.integers(10**6):06d}"
+    """Are setsid'd and double-forked daemons, alive when the job ends, gone afterwards?
+
+    Each daemon runs ``sleep <token>`` where exec is allowed; without exec (Landlock) it
+    names itself ``<token>`` (prctl PR_SET_NAME) and sleeps in Python.
+    """
+    token = f"d{rng.integers(10**9):09d}"
     source = f"""
-        import os, time
+        import ctypes, os, time
+        def _linger():
+            try:
+                os.execv("/bin/sleep", ["sleep", "{token}"])
+            except OSError:
+                ctypes.CDLL(None).prctl(15, b"{token}", 0, 0, 0)
+                while True:
+                    time.sleep(1)
+        def _named(pid):
+            with open(f"/proc/{{pid}}/cmdline", "rb") as f, open(f"/proc/{{pid}}/comm", "rb") as g:
+                return b"{token}" in f.read() + g.read()
         def spawn(x):
             r, w = os.pipe()
             if os.fork() == 0:
                 os.setsid()
                 if os.fork() == 0:
                     os.write(w, f"{{os.getpid()}}\\n".encode())
-                    os.execv("/bin/sleep", ["sleep", "{token}"])
+                    _linger()
                 os._exit(0)
             if os.fork() == 0:
-                os.execv("/bin/sleep", ["sleep", "{token}"])
+                _linger()
             daemon = int(os.read(r, 100).split()[0])
             time.sleep(0.3)
-            with open(f"/proc/{{daemon}}/cmdline", "rb") as f:
-                return [b"{token}" in f.read(), os.getsid(daemon) != os.getsid(0)]
+            return [_named(daemon), os.getsid(daemon) != os.getsid(0)]
     """
     result = _run_attack(zygote, honest, tmp_path, source, [_fn("spawn")])
     assert result.status == "ok", result.errors
@@ -398,36 +452,46 @@ def test_huge_stdout_is_capped(zygote, honest, tmp_path):
 
 
 def test_filling_the_disk_is_bounded(zygote, honest, tmp_path):
-    """Are writes bounded by the tmpfs sizes, and does nothing outside the jail grow?"""
-    outside = ["/var/tmp/sandbox-fill", "/work/sandbox-fill", "fill-in-job", "/etc/fill"]
+    """Are writes bounded (tmpfs sizes, or the disk watch without namespaces), nothing outside?
+
+    The job tries 1 GiB in 16 MiB files in its temp dir: a tmpfs stops it at 8 MiB; without
+    a mount namespace the supervisor's watch (every 0.25 s) kills it past its budget.
+    """
+    outside = ["/tmp/sandbox-fill", "/var/tmp/sandbox-fill", "/work/sandbox-fill", "fill-in-job",
+               "/etc/fill"]  # fmt: skip
     source = f"""
         import os
         import numpy as np
+        def _write(target, mib):
+            n = 0
+            try:
+                with open(target, "wb") as f:
+                    for _ in range(mib):
+                        f.write(b"\\0" * (1 << 20))
+                        n += 1
+            except OSError:
+                pass
+            return n
         def fill(x):
-            sizes = []
-            for target in ["/tmp/fill", "out/fill", "/dev/shm/fill", *{outside!r}]:
-                n = 0
-                try:
-                    with open(target, "wb") as f:
-                        for _ in range(64):
-                            f.write(b"\\0" * (1 << 20))
-                            n += 1
-                except OSError:
-                    pass
-                sizes.append(n)
+            many = sum(_write(f"{{os.environ['TMPDIR']}}/fill{{i}}", 16) for i in range(64))
+            sizes = [many, _write("out/fill", 64)] + [_write(p, 64) for p in {outside!r}]
             os.remove("out/fill")
             return np.array(sizes)
     """
     limits = {"tmp_bytes": 8 << 20, "result_bytes": 4 << 20}
     result = _run_attack(zygote, honest, tmp_path, source, [_fn("fill")], limits=limits)
-    assert result.status == "ok", result.errors
-    tmp_mib, out_mib, shm_mib, *rest = result.arrays["fill"]
-    assert tmp_mib <= 8 and out_mib <= 10 and shm_mib <= 16
-    assert list(rest) == [0, 0, 0, 0]
+    if zygote.mode == "namespaces":  # tmpfs mounts: writes fail at their size
+        assert result.status == "ok", result.errors
+        tmp_mib, out_mib, *rest = result.arrays["fill"]
+        assert tmp_mib <= 8 and out_mib <= 10
+        assert list(rest) == [0] * len(outside)
+    else:  # the supervisor watches out/ and tmp/ and kills the job past its budget
+        assert result.status == "killed" and "bytes to disk" in result.exit_detail, result.arrays
+        assert not glob.glob("/tmp/autograder-job-tmp-*/fill*")
     for path in outside:
         assert not os.path.exists(path if path.startswith("/") else tmp_path / "attack" / path)
     out_files = list((tmp_path / "attack" / "out").iterdir())
-    assert sum(f.stat().st_size for f in out_files) < 1 << 20
+    assert sum(f.stat().st_size for f in out_files) < 32 << 20
 
 
 def test_network_is_unreachable(zygote, honest, tmp_path):
@@ -459,8 +523,8 @@ def test_network_is_unreachable(zygote, honest, tmp_path):
 
 @pytest.fixture
 def secret_dir():
-    """A world-readable secret outside every default-hidden path (/tmp is one)."""
-    path = tempfile.mkdtemp(prefix="sandbox-secret-", dir="/var/lib")
+    """A world-readable secret in a tree every jail may read (/usr), outside the hidden paths."""
+    path = tempfile.mkdtemp(prefix="sandbox-secret-", dir="/usr/local/share")
     os.chmod(path, 0o755)
     with open(os.path.join(path, "answers.txt"), "w") as f:
         f.write("42")
@@ -503,7 +567,7 @@ def test_hidden_paths_and_reference_are_unreachable(zygote, honest, tmp_path, se
     assert flags == [0] * 9
     assert not (tmp_path / "attack" / "written-in-job-dir").exists()
     # Control: without `hide` the same submission reads the secret (the test can fail).
-    control_result = zygote.run(control)
+    control_result = zygote.run(_own(zygote, control))
     assert int(control_result.arrays["probe.0"]) == 1
 
 
@@ -582,7 +646,7 @@ def test_results_cannot_be_forged_after_the_harness_writes(zygote, honest, tmp_p
 
 
 def test_seal_rejects_other_keys_and_changes():
-    from autograder.sandbox.jail import SealError, seal, unseal
+    from autograder.sandbox.protocol import SealError, seal, unseal
 
     key, other = os.urandom(32), os.urandom(32)
     data = seal(key, 3, True, b"npz-bytes", b"{}")
@@ -653,7 +717,7 @@ def test_forbid_blocks_apis_through_aliases(zygote, honest, tmp_path):
     # Control: without forbid the same call works.
     control = write_job(tmp_path / "control", source=textwrap.dedent(source),
                         calls=[_fn("dpa")], inputs={"x": x})  # fmt: skip
-    assert zygote.run(control).arrays["dpa"].shape == x.shape
+    assert zygote.run(_own(zygote, control)).arrays["dpa"].shape == x.shape
 
 
 def test_forbid_survives_reloading_the_backend(zygote, honest, tmp_path):
@@ -688,10 +752,10 @@ def test_forbid_survives_reloading_the_backend(zygote, honest, tmp_path):
 
 def test_empty_answer_set_is_saved_as_no_answer():
     from autograder.compare import compare_set
-    from autograder.sandbox.harness import _to_arrays, _value
+    from autograder.sandbox.calls import _value, to_arrays
 
     for empty in (set(), frozenset(), [], ()):
-        arrays = _to_arrays(_value(empty), "value_answer_x")
+        arrays = to_arrays(_value(empty), "value_answer_x")
         assert arrays["value_answer_x"].dtype == np.uint8 and arrays["value_answer_x"].size == 0
         verdict = compare_set(arrays["value_answer_x"], {"B"}, what="answer_x")
         assert not verdict.passed and "no answer given" in verdict.message
@@ -702,7 +766,7 @@ def test_construct_with_wrong_weight_shapes_stores_nothing():
     """A weight-shape error fails the construct (path and shapes named); later calls say so."""
     import keras
 
-    from autograder.sandbox.harness import NotBuilt, _run_call
+    from autograder.sandbox.calls import NotBuilt, run_call
 
     class NoBias(keras.layers.Layer):
         def __init__(self, **kwargs):
@@ -718,18 +782,18 @@ def test_construct_with_wrong_weight_shapes_stores_nothing():
                  "build": {"args": [{"array": "x"}]}, "weights": {"inner": ["k", "b"]}}  # fmt: skip
     objects = {}
     with pytest.raises(ValueError, match=r"'inner'.*shapes \[\(3, 2\)\].*\[\(3, 2\), \(2,\)\]"):
-        _run_call(construct, {"NoBias": NoBias}, inputs, objects)
+        run_call(construct, {"NoBias": NoBias}, inputs, objects)
     assert objects == {}
     call = {"id": "out", "kind": "call", "object": "obj", "args": [{"array": "x"}]}
     with pytest.raises(NotBuilt, match="'obj' was not built"):
-        _run_call(call, {}, inputs, objects)
+        run_call(call, {}, inputs, objects)
 
 
 def test_construct_builds_an_unused_dense_with_the_given_weights():
     """A Dense sublayer the build call never used gets the grader's weights all the same."""
     import keras
 
-    from autograder.sandbox.harness import _run_call
+    from autograder.sandbox.calls import run_call
 
     class Unused(keras.layers.Layer):
         def __init__(self, **kwargs):
@@ -746,7 +810,7 @@ def test_construct_builds_an_unused_dense_with_the_given_weights():
                  "build": {"args": [{"array": "x"}]},
                  "weights": {"used": ["k", "b"], "unused": ["k", "b"]}}  # fmt: skip
     objects = {}
-    _run_call(construct, {"Unused": Unused}, inputs, objects)
+    run_call(construct, {"Unused": Unused}, inputs, objects)
     kernel, bias = objects["obj"].unused.get_weights()
     np.testing.assert_array_equal(kernel, inputs["k"])
     np.testing.assert_array_equal(bias, inputs["b"])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import protocol
-from autograder.sandbox.protocol import ResultRejected, load_arrays, load_errors, write_job
+from autograder.sandbox.loading import ResultRejected, load_arrays, load_errors
+from autograder.sandbox.protocol import write_job
 
 
 class _CreatesFileWhenUnpickled:

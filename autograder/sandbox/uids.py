@@ -1,0 +1,198 @@
+"""Layer 4, when the grader runs as root: a per-slot uid that cannot read grading material.
+
+- :func:`slot_uid`: each of a zygote's slots runs its jobs as ``UID_BASE + 64 * zygote_pid +
+  slot``, unique per live zygote, never a real user's uid.
+- :func:`stage_interpreter`: when the Python installation is not readable by other uids
+  (pyenv under /root, mode 0700), a readable mirror of it (hard links where possible) lets
+  the zygote start from paths the slot uid can read; the uid drop is never skipped.
+- :func:`protect_job`: a job directory readable by its own slot only (root:slot, 0750/0640).
+- :func:`kill_uid` and :func:`sweep_children`: after each job, no process of it survives.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import stat
+import sys
+import time
+
+UID_BASE = 100000
+
+
+def slot_uid(zygote_pid: int, slot: int) -> int | None:
+    """The unprivileged uid of a slot (None when not root: no uid drop is possible)."""
+    return UID_BASE + 64 * zygote_pid + slot if os.geteuid() == 0 else None
+
+
+def readable_by_all(path: str) -> bool:
+    """Can any uid read ``path`` and traverse every directory above it?"""
+    path = os.path.realpath(path)
+    if not os.path.exists(path) or not os.stat(path).st_mode & stat.S_IROTH:
+        return False
+    while path != "/":
+        path = os.path.dirname(path)
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def interpreter_paths() -> list[str]:
+    """The directories a jailed Python imports from: the prefixes and the site directories."""
+    import site
+
+    paths = [sys.prefix, sys.base_prefix, *site.getsitepackages()]
+    paths += [p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p]
+    lib = os.path.join(sys.base_prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    paths += [lib, os.path.join(lib, "lib-dynload")]
+    return sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)})
+
+
+def needs_staging() -> bool:
+    """Root, and part of the Python installation unreadable by other uids."""
+    return os.geteuid() == 0 and not all(readable_by_all(p) for p in interpreter_paths())
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or links refused: copy
+        shutil.copy2(src, dst)
+
+
+def _mirror(src: str, dst: str, skip=()) -> None:
+    shutil.copytree(
+        src,
+        dst,
+        symlinks=True,
+        copy_function=_link,
+        ignore=lambda d, names: [n for n in names if os.path.join(d, n) in skip],
+    )
+
+
+def stage_interpreter(dest: str) -> str:
+    """A readable mirror of this interpreter and its site-packages; returns its python path.
+
+    ``dest/base`` mirrors the standard library (not its tests, nor its own site-packages),
+    ``dest/venv`` is a virtual environment on that base whose site-packages are the real
+    ones when every uid can read them, or mirrors of them otherwise.
+    """
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    base_lib = os.path.realpath(os.path.join(sys.base_prefix, "lib", version))
+    base = os.path.join(dest, "base")
+    _mirror(base_lib, os.path.join(base, "lib", version),
+            skip={os.path.join(base_lib, "site-packages"), os.path.join(base_lib, "test")})  # fmt: skip
+    os.makedirs(os.path.join(base, "bin"))
+    exe = os.path.join(base, "bin", version)
+    _link(os.path.realpath(sys.executable), exe)
+    venv = os.path.join(dest, "venv")
+    os.makedirs(os.path.join(venv, "bin"))
+    with open(os.path.join(venv, "pyvenv.cfg"), "w") as f:
+        f.write(f"home = {base}/bin\ninclude-system-site-packages = false\n")
+    os.symlink(exe, os.path.join(venv, "bin", "python"))
+    sites = [
+        p for p in interpreter_paths() if os.path.basename(p) in ("site-packages", "dist-packages")
+    ]
+    target = os.path.join(venv, "lib", version, "site-packages")
+    os.makedirs(os.path.dirname(target))
+    if sites and readable_by_all(sites[0]):
+        os.symlink(sites[0], target)
+    elif sites:
+        _mirror(sites[0], target, skip={os.path.join(sites[0], "__pycache__")})
+    extra = [p for p in sites[1:] if os.path.realpath(p) != os.path.realpath(sites[0])]
+    if extra:  # more site directories (e.g. --system-site-packages): a .pth file adds them
+        with open(
+            os.path.join(target if not os.path.islink(target) else venv, "staged.pth"), "w"
+        ) as f:
+            f.write("\n".join(extra) + "\n")
+    for root, _dirs, _files in os.walk(dest):
+        os.chmod(root, 0o755)
+    return os.path.join(venv, "bin", "python")
+
+
+def protect_job(job_dir: str, uid: int) -> None:
+    """Make the job readable by its slot's group only (the files stay root's, read-only)."""
+    for root, _dirs, files in os.walk(job_dir):
+        os.chown(root, 0, uid)
+        os.chmod(root, 0o750)
+        for name in files:
+            path = os.path.join(root, name)
+            os.chown(path, 0, uid, follow_symlinks=False)
+            os.chmod(path, 0o640)
+
+
+def kill_uid(uid: int, seconds: float = 5.0) -> None:
+    """SIGKILL every process of ``uid`` (from a helper that takes that uid), until none is left.
+
+    ``kill(-1)`` reaches every process the caller may signal; it cannot say whether it found
+    any, so /proc is checked after each round (a fork flood may add processes meanwhile).
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                for _ in range(3):
+                    os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but itself
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        if not _tasks_of_uid(uid) or time.monotonic() > deadline:
+            return
+        time.sleep(0.005)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def sweep_children(seconds: float = 5.0) -> int:
+    """Kill and reap every descendant of this process (a child subreaper); return how many."""
+    me, killed = os.getpid(), 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        kids = _children(me)
+        for kid in kids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(kid, signal.SIGKILL)
+        killed += len(kids)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return killed
+            if pid == 0:
+                break
+        if not kids:
+            time.sleep(0.01)
+    return killed
+
+
+def _tasks_of_uid(uid: int) -> dict[int, int]:
+    """``{pid: threads}`` of the processes whose real uid is ``uid``."""
+    tasks = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError, KeyError):
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                tasks[int(entry)] = int(fields["Threads"])
+    return tasks
+
+
+def threads_of_uid(uid: int) -> int:
+    """How many tasks (threads included) the real uid ``uid`` has now (RLIMIT_NPROC counts them)."""
+    return sum(_tasks_of_uid(uid).values())
