@@ -178,9 +178,9 @@ def apply_in_sandbox(plan: Plan, *, job_dir, out_dir, tmp_dir, hides, uid, limit
 
     if plan.mode == "namespaces":
         keeps = [*plan.python_paths, job_dir]
-        failures = namespaces.jail_mounts(
-            [*default_hides(), os.path.dirname(job_dir), *hides], keeps, out_dir, limits.tmp_bytes
-        )
+        hidden = [*default_hides(), os.path.dirname(job_dir), *hides]
+        hidden += grader_packages_in(plan.python_paths)  # an installed course_lib, say
+        failures = namespaces.jail_mounts(hidden, keeps, out_dir, limits.tmp_bytes)
         if failures:
             print(f"[sandbox] could not make read-only: {failures}", file=sys.stderr)
         tmp_dir = "/tmp"

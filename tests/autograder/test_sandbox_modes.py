@@ -1,5 +1,6 @@
 """The zygote's start-up saving, and the degraded mode where namespaces are refused."""
 
+import shutil
 import statistics
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from autograder.sandbox import IsolationRefused, Zygote, write_job
 from autograder.sandbox.protocol import DENY_ENV
+from tests.autograder import hosts
 
 SOURCE = textwrap.dedent(
     """
@@ -106,3 +108,38 @@ def test_allow_unisolated_grades_and_reports_it(tmp_path, rng):
     assert result.status == "ok", result.errors
     np.testing.assert_allclose(result.arrays["softmax"], _softmax64(x), atol=1e-6)
     assert not any(a.startswith(("landlock", "seccomp")) for a in result.isolation_applied)
+
+
+@pytest.mark.parametrize("host", ["namespaces", "docker_caps"])
+def test_an_installed_course_lib_is_unreadable_in_the_jail(tmp_path, host):
+    """A course_lib installed in a site directory (pip install course-lib) stays unreadable,
+    while the rest of that directory can be read (the control)."""
+    base = hosts.traversable_dir("fake-site-")
+    site = base / "site-packages"
+    (site / "course_lib").mkdir(parents=True)
+    (site / "course_lib" / "attention.py").write_text("ANSWER = 42\n")
+    (site / "other_package.py").write_text("VALUE = 1\n")
+    for path in (site, site / "course_lib"):
+        path.chmod(0o755)
+    source = textwrap.dedent(
+        f"""
+        def probe(x):
+            found = []
+            for path in ("{site}/course_lib/attention.py", "{site}/other_package.py"):
+                try:
+                    open(path).read()
+                    found.append(1)
+                except OSError:
+                    found.append(0)
+            return found
+        """
+    )
+    job = write_job(tmp_path / "job", source=source, inputs={"x": np.ones(1)},
+                    calls=[{"id": "p", "kind": "function", "name": "probe", "args": [{"array": "x"}]}])  # fmt: skip
+    try:
+        with Zygote(jobs=1, wrapper=hosts.WRAPPERS[host], pythonpath=f"{hosts.REPO}:{site}") as z:
+            result = z.run(job)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert result.status == "ok", result.errors
+    assert [int(result.arrays["p.0"]), int(result.arrays["p.1"])] == [0, 1]
