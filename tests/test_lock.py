@@ -114,3 +114,24 @@ def test_grader_only_packages_are_not_base_dependencies():
     }
     assert grader == {"nbgrader", "nbclient", "ipykernel", "jupyter-client"}
     assert not base & (grader | {"tensorflow-text", "pytest", "ruff"})
+
+
+def test_import_time_minimums_are_the_declared_lower_bounds():
+    """Does course_lib refuse at import exactly what pip would refuse (TF, Keras, numpy)?"""
+    from course_lib.requirements import MINIMUM
+
+    declared = {canonicalize_name(r.name): r for r in direct_requirements()}
+    for name, minimum in MINIMUM.items():
+        assert [s.version for s in declared[name].specifier if s.operator == ">="] == [minimum]
+
+
+def test_too_old_keras_is_refused_with_the_command_that_fixes_it():
+    from course_lib.requirements import check_versions
+
+    check_versions({"tensorflow": "2.16.1", "keras": "3.6.0", "numpy": "1.26.4"})
+    with pytest.raises(
+        ImportError, match=r'keras 3\.5\.0 \(needs >= 3\.6\.0\).*pip install "keras>=3\.6\.0"'
+    ):
+        check_versions({"tensorflow": "2.20.0", "keras": "3.5.0", "numpy": "2.5.5"})
+    with pytest.raises(ImportError, match=r"tensorflow 2\.15\.1 .*numpy 1\.25\.2"):
+        check_versions({"tensorflow": "2.15.1", "keras": "3.10.0", "numpy": "1.25.2"})
