@@ -9,9 +9,10 @@ import nbformat
 import pytest
 
 from autograder import cli, course
-from autograder.release import release_assignment
+from autograder.release import notebook_text, release_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = ROOT / "solutions"
 NAMES = sorted(p.stem for p in (ROOT / "tools" / "notebook_sources").glob("a*.txt"))
 INSTALL = "course-lib @ git+https://github.com/uni-ml/transformers-course@v1"
 # A URL nobody can install from, in a text meant for students.
@@ -28,8 +29,12 @@ def test_release_writes_the_install_line_and_a_colab_link(tmp_path):
     settings = course.CourseSettings(
         install=INSTALL, repo="uni-ml/transformers-course", branch="fall"
     )
-    first = release_assignment("a3_gpt", release_root=tmp_path, settings=settings).read_bytes()
-    again = release_assignment("a3_gpt", release_root=tmp_path, settings=settings).read_bytes()
+    first = release_assignment(
+        "a3_gpt", source_root=SOLUTIONS, release_root=tmp_path, settings=settings
+    ).read_bytes()
+    again = release_assignment(
+        "a3_gpt", source_root=SOLUTIONS, release_root=tmp_path, settings=settings
+    ).read_bytes()
     assert first == again
     nb = nbformat.read(tmp_path / "a3_gpt" / "a3_gpt.ipynb", as_version=4)
     setup = next(c.source for c in nb.cells if c.cell_type == "code")
@@ -44,17 +49,25 @@ def test_release_writes_the_install_line_and_a_colab_link(tmp_path):
     assert nb.cells[0].source.count(course.COLAB_MARK) == 1
 
 
-def test_unset_repo_removes_the_link_and_unset_install_leaves_an_empty_line(tmp_path):
-    """Released again with nothing set, is the notebook back to no link and `COURSE_LIB = ""`?"""
+def test_unset_settings_remove_the_link_and_empty_the_install_line(tmp_path):
+    """Applied to a notebook released with both set, do empty settings give the committed release?"""
     set_ = course.CourseSettings(install=INSTALL, repo="uni-ml/transformers-course")
-    release_assignment("a1_attention", release_root=tmp_path, settings=set_)
     path = release_assignment(
-        "a1_attention", release_root=tmp_path / "u", settings=course.CourseSettings()
+        "a1_attention", source_root=SOLUTIONS, release_root=tmp_path, settings=set_
     )
-    text = path.read_text(encoding="utf-8")
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    course.apply_settings(
+        nb, course.CourseSettings(), "assignments/a1_attention/a1_attention.ipynb"
+    )
+    text = notebook_text(nb)
     assert course.COLAB_MARK not in text and "git+" not in text
-    assert 'COURSE_LIB = ""' in _setup_source(path).splitlines()
-    assert path.read_bytes() == (ROOT / "assignments/a1_attention/a1_attention.ipynb").read_bytes()
+    unset = release_assignment(
+        "a1_attention",
+        source_root=SOLUTIONS,
+        release_root=tmp_path / "u",
+        settings=course.CourseSettings(),
+    )
+    assert text == unset.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -122,7 +135,9 @@ def test_release_cli_warns_when_install_is_unset(tmp_path, capsys):
 @pytest.mark.parametrize("name, fails", [("a1_attention", False), ("a3_gpt", True)])
 def test_setup_cell_without_install_line_says_what_to_do(name, fails, tmp_path):
     """Run for real (IPython's transform, course_lib absent): a3 stops with advice, a1 goes on."""
-    path = release_assignment(name, release_root=tmp_path, settings=course.CourseSettings())
+    path = release_assignment(
+        name, source_root=SOLUTIONS, release_root=tmp_path, settings=course.CourseSettings()
+    )
     from IPython.core.inputtransformer2 import TransformerManager
 
     code = TransformerManager().transform_cell(_setup_source(path))

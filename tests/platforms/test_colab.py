@@ -66,7 +66,12 @@ class Platform:
 
     def run_setup_cell(self, name):
         """Releases `name` with the wheel as the install line and runs its setup cell here."""
-        path = release_assignment(name, release_root=self.root / "released", settings=self.settings)
+        path = release_assignment(
+            name,
+            source_root=venvs.ROOT / "solutions",
+            release_root=self.root / "released",
+            settings=self.settings,
+        )
         nb = venvs.setup_cell_only(path)
         seconds = venvs.execute(nb, self.venv, self.root, self.monkeypatch, allow_errors=True)
         assert venvs.errors(nb) == [], venvs.errors(nb)

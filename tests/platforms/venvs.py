@@ -86,7 +86,7 @@ class Venv:
         env.update(extra)
         return env
 
-    def run(self, *args, timeout=900, check=True, **env):
+    def run(self, *args, timeout=900, check=True, cwd=None, **env):
         """Runs `args` with the venv's bin first on PATH; returns the CompletedProcess."""
         done = subprocess.run(
             [str(a) for a in args],
@@ -94,7 +94,7 @@ class Venv:
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=self.root,
+            cwd=cwd or self.root,
         )
         if check:
             assert done.returncode == 0, f"{args}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
