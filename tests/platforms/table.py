@@ -74,7 +74,7 @@ def render(results):
 
 def readme_table(text=None):
     text = README.read_text(encoding="utf-8") if text is None else text
-    match = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.DOTALL)
+    match = re.search(re.escape(BEGIN) + r"\n(.*?)\n?" + re.escape(END), text, re.DOTALL)
     if not match:
         raise ValueError(f"README.md has no {BEGIN} ... {END} block")
     return match.group(1)

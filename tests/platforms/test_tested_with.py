@@ -17,9 +17,7 @@ def test_readme_tested_with_table_matches_this_run():
     """Same platforms, same Python/TensorFlow/Keras/numpy/tensorflow-text versions as installed?"""
     version = importlib.metadata.version
     venvs.record(
-        "main-3.11"
-        if platform.python_version().startswith("3.11")
-        else f"main-{platform.python_version()}",
+        "main-venv",
         python=platform.python_version(),
         **{pkg: version(pkg) for pkg in venvs.STACK},
         tensorflow_text=version("tensorflow-text"),
