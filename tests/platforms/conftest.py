@@ -1,4 +1,8 @@
-"""Platform tests start from no results: the README table must come from this run alone."""
+"""A run of platform tests starts from no results: the README table must come from it alone.
+
+A run of test_tested_with.py alone keeps the last run's results (to check the README
+against them after `python -m tests.platforms.table --write`).
+"""
 
 import shutil
 
@@ -9,5 +13,6 @@ from tests.platforms import venvs
 
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_results(request):
-    if request.config.getoption("--platforms"):
+    installs = [i for i in request.session.items if "test_tested_with" not in i.nodeid]
+    if request.config.getoption("--platforms") and installs:
         shutil.rmtree(venvs.RESULTS, ignore_errors=True)
