@@ -17,11 +17,22 @@ from autograder.submissions import SubmissionsError
 
 
 def release(args):
+    from autograder import course
     from autograder.release import release_assignment
 
+    try:
+        settings = course.load_settings(args.settings)
+    except course.CourseSettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for name in args.assignment:
-        path = release_assignment(name, source_root=args.source, release_root=args.release)
+        path = release_assignment(
+            name, source_root=args.source, release_root=args.release, settings=settings
+        )
         print(f"released {name} -> {path}")
+    for warning in course.release_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def grade(args):
@@ -167,6 +178,11 @@ def main(argv=None):
     )
     p.add_argument(
         "--release", default="assignments", help="released notebooks root (default: %(default)s)"
+    )
+    p.add_argument(
+        "--settings",
+        default="course.toml",
+        help="the course's settings: install line and Colab repo (default: %(default)s)",
     )
     p.set_defaults(func=release)
 

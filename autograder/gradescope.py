@@ -6,9 +6,11 @@ Gradescope unzips the archive into /autograder/source, runs `setup.sh` once when
 building the image, then `/autograder/run_autograder` for every submission, which
 must leave /autograder/results/results.json. The archive holds:
 
-    setup.sh           installs Python 3.11 and `requirements.txt` into /autograder/venv
+    setup.sh           makes /autograder/venv with the image's Python (3.10 to 3.13; Ubuntu
+                       22.04 has 3.10) and installs `requirements.txt` under `constraints.txt`
     run_autograder     runs `python -m autograder.gradescope run` with the archive on PYTHONPATH
-    requirements.txt   the pins of requirements.lock that grading needs (and their dependencies)
+    requirements.txt   course-lib's dependencies and its `grader` extra (pyproject.toml)
+    constraints.txt    requirements.lock: the exact versions, for every Python of the range
     autograder/        the grader
     course_lib/        only the modules the suite imports (the reference the checks compare
                        with, e.g. `layers/` for a1/a2), found by importing the suite
@@ -27,10 +29,8 @@ the source folder root-only (0700) before any job starts.
 """
 
 import argparse
-import importlib.metadata
 import json
 import os
-import re
 import shutil
 import stat
 import sys
@@ -41,14 +41,11 @@ from pathlib import Path
 import nbformat
 
 from autograder import pipeline
+from autograder.course import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = "/autograder"
 STUDENT = "student"
-# What grading imports; requirements.txt pins these and their dependencies from the lock.
-GRADING_REQUIREMENTS = (
-    "tensorflow", "keras", "numpy", "nbformat", "nbgrader", "landlockpy", "pyseccomp",
-)  # fmt: skip
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 CONFIG = {"hidden_visibility": "after_due_date", "allow_unisolated": False}
 
@@ -88,7 +85,7 @@ if ! ldconfig -p | grep -q 'libseccomp.so.2 '; then  # the sandbox's seccomp fil
 fi
 "$PY" -m venv /autograder/venv
 /autograder/venv/bin/pip install --no-cache-dir --upgrade "pip==24.3.1"
-/autograder/venv/bin/pip install --no-cache-dir -r requirements.txt
+/autograder/venv/bin/pip install --no-cache-dir -c constraints.txt -r requirements.txt
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -105,43 +102,14 @@ exec "$PY" -m autograder.gradescope run {assignment} --root "$ROOT"
 # Building the archive -------------------------------------------------------------
 
 
-def _dist_requires(name):
-    try:
-        reqs = importlib.metadata.requires(name) or []
-    except importlib.metadata.PackageNotFoundError:
-        return []
-    names = []
-    for req in reqs:
-        if "extra ==" in req:
-            continue
-        names.append(re.split(r"[ ;<>=!~\[(]", req.strip(), maxsplit=1)[0])
-    return names
+def grading_requirements(pyproject=REPO / "pyproject.toml"):
+    """What the grading image installs: course-lib's dependencies and its `grader` extra.
 
-
-def _norm(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pinned_requirements(lock=REPO / "requirements.lock", roots=GRADING_REQUIREMENTS):
-    """The lines of `lock` for `roots` and everything they depend on (as installed here).
-
-    A dependency the lock does not pin is left out (e.g. a platform-only one);
-    when nothing can be resolved the whole lock is returned.
+    The archive carries autograder/ and part of course_lib/ as source, so it installs
+    their requirements (markers kept), not the package; the lock fixes every version.
     """
-    pins = {}
-    for line in Path(lock).read_text().splitlines():
-        if "==" in line and not line.lstrip().startswith("#"):
-            pins[_norm(line.split("==")[0].strip())] = line.strip()
-    wanted, todo = set(), [_norm(r) for r in roots]
-    while todo:
-        name = todo.pop()
-        if name in wanted or name not in pins:
-            continue
-        wanted.add(name)
-        todo += [_norm(n) for n in _dist_requires(name)]
-    if not wanted:
-        return sorted(pins.values())
-    return sorted(pins[n] for n in wanted)
+    project = tomllib.loads(Path(pyproject).read_text(encoding="utf-8"))["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["grader"]]
 
 
 def answer_keys(solution_notebook):
@@ -244,7 +212,8 @@ def build_archive(
     with zipfile.ZipFile(tmp, "w") as zf:
         _add(zf, "setup.sh", SETUP_SH, executable=True)
         _add(zf, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment), executable=True)
-        _add(zf, "requirements.txt", "\n".join(pinned_requirements(lock)) + "\n")
+        _add(zf, "requirements.txt", "\n".join(grading_requirements()) + "\n")
+        _add(zf, "constraints.txt", Path(lock).read_text(encoding="utf-8"))
         _add(zf, "answers.json", json.dumps(answers, indent=1) + "\n")
         config = {"hidden_visibility": hidden_visibility, "allow_unisolated": allow_unisolated}
         _add(zf, "config.json", json.dumps(config, indent=1) + "\n")

@@ -15,7 +15,7 @@ of the run that writes it, so a resumed run with a new policy rewrites the file 
 
 import dataclasses
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 TIMESTAMP_FILE = "timestamp.txt"
 POLICIES = ("none", "zero", "percent-per-day:P")
@@ -32,7 +32,7 @@ def parse_time(text):
             f"Cannot read the time {text!r}. Use nbgrader's format "
             "'2026-03-02 00:00:00 UTC' or ISO 8601 '2026-03-02T00:00:00+00:00'."
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def read_timestamp(notebook_path):

@@ -12,7 +12,9 @@ committed `assignments/` can be checked against `solutions/` byte for byte:
   so the released notebook still runs;
 - a solution cell without markers is replaced by the stub as a whole;
 - regions between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` are removed;
-- outputs and execution counts are cleared; nbgrader metadata is kept.
+- outputs and execution counts are cleared; nbgrader metadata is kept;
+- the course's settings (`course.toml`, `autograder/course.py`) are written into the
+  setup cell's `COURSE_LIB = "..."` line, with an "Open in Colab" link when a repo is set.
 
 Example:
     python -m autograder release a1_attention
@@ -24,6 +26,8 @@ import re
 from pathlib import Path
 
 import nbformat
+
+from autograder import course
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -111,13 +115,14 @@ def notebook_text(notebook):
     return nbformat.writes(notebook) + "\n"
 
 
-def release_assignment(name, *, source_root="solutions", release_root="assignments"):
+def release_assignment(name, *, source_root="solutions", release_root="assignments", settings=None):
     """Writes `release_root/<name>/<name>.ipynb` from `source_root/<name>/<name>.ipynb`.
 
     Args:
         name: the assignment, e.g. `"a1_attention"`.
         source_root: directory holding the instructor notebooks.
         release_root: directory the student notebooks are written to.
+        settings: a `course.CourseSettings`; default: the repository's `course.toml`.
 
     Returns:
         The path written.
@@ -127,6 +132,8 @@ def release_assignment(name, *, source_root="solutions", release_root="assignmen
         raise FileNotFoundError(f"No source notebook {source}: is '{name}' an assignment?")
     notebook = nbformat.read(source, as_version=nbformat.NO_CONVERT)
     released = release_notebook(notebook)
+    settings = course.load_settings() if settings is None else settings
+    course.apply_settings(released, settings, f"assignments/{name}/{name}.ipynb")
     nbformat.validate(released)
     target = Path(release_root) / name / f"{name}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)

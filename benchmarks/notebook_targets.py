@@ -93,7 +93,7 @@ def main(argv=None):
                 )
             )
         print(table(rows[-max(1, len(targets)) :], HEADERS), flush=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         f"## Notebook training targets (issue 7)\n\n"
         f"Measured {stamp}, {os.cpu_count()} cores, full training (COURSE_QUICK unset), "

@@ -6,3 +6,7 @@ learner keeps using after the course.
 """
 
 __version__ = "0.1.0"
+
+from course_lib.requirements import check_versions
+
+check_versions()

@@ -15,3 +15,21 @@ def rng():
     seed = int.from_bytes(os.urandom(4), "little")
     print(f"rng seed = {seed}")
     return np.random.default_rng(seed)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--platforms",
+        action="store_true",
+        help="run the tests marked platform: real installs in fresh venvs (PyPI downloads, ~15 min)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `platform` run only with --platforms (`make test-platforms`)."""
+    if config.getoption("--platforms"):
+        return
+    dropped = [item for item in items if item.get_closest_marker("platform")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker("platform")]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import course
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "tools" / "notebook_sources"
 HEADER = re.compile(r"^# %% \[(markdown|code|solution|tests|readonly)\](.*)$")
@@ -81,9 +83,20 @@ def parse_source(text):
     return notebook
 
 
+def notebook_for(name, settings=None):
+    """The solution notebook of `name`, with the course's settings (course.toml) written in.
+
+    `release` writes them too; having them in the source notebook as well means
+    nbgrader's own `generate_assignment` releases the same setup cell.
+    """
+    notebook = parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
+    settings = course.load_settings() if settings is None else settings
+    return course.apply_settings(notebook, settings, f"assignments/{name}/{name}.ipynb")
+
+
 def build(name, *, solutions_root=ROOT / "solutions"):
     """Writes `solutions_root/<name>/<name>.ipynb` from its text source; returns the path."""
-    notebook = parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
+    notebook = notebook_for(name)
     out = Path(solutions_root) / name / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")

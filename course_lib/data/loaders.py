@@ -6,10 +6,13 @@ datasets yield paragraphs (string scalars); translation datasets yield
 permutations or fixed cut points, the same on every machine.
 """
 
+import gzip
 import io
+import json
 import pickle
 import tarfile
 import zipfile
+from importlib import resources
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +22,8 @@ from course_lib.data import translation
 DIGITS_SEED, DIGITS_TEST = 0, 360
 VALIDATION_FRACTION = 0.1  # The last 10% of a text corpus's paragraphs.
 SPA_ENG_SEED = 0
+# `pydoc_data.topics.topics` of Python 3.11.7 as sorted JSON, gzipped (data/README.md).
+PYDOC_FILE = "pydoc_topics.json.gz"
 
 
 def _images(images: np.ndarray, labels: np.ndarray, high: float) -> tf.data.Dataset:
@@ -49,10 +54,19 @@ def _text_split(blocks: list[str], split: str) -> list[str]:
     return blocks[:cut] if split == "train" else blocks[cut:]
 
 
-def pydoc_paragraphs(split: str) -> list[str]:
-    """Paragraphs of the stdlib's pydoc topics (sorted by topic); the last 10% validate."""
-    from pydoc_data.topics import topics
+def pydoc_topics() -> dict[str, str]:
+    """The "help()" topics of Python 3.11.7's `pydoc_data`, shipped in `PYDOC_FILE`.
 
+    Each Python version ships different text, so the package carries one copy:
+    the corpus, its splits and the notebooks' targets are the same on every Python.
+    """
+    with (resources.files("course_lib.data") / PYDOC_FILE).open("rb") as f:
+        return json.loads(gzip.decompress(f.read()).decode("utf-8"))
+
+
+def pydoc_paragraphs(split: str) -> list[str]:
+    """Paragraphs of the pydoc topics (sorted by topic); the last 10% validate."""
+    topics = pydoc_topics()
     blocks = [block for name in sorted(topics) for block in paragraphs(topics[name])]
     return _text_split(blocks, split)
 

@@ -11,6 +11,7 @@ Example:
     'wörld 🙂'
 """
 
+import importlib.metadata
 import json
 import os
 from collections import Counter
@@ -118,6 +119,33 @@ class CharTokenizer(Tokenizer):
             return cls([json.loads(line) for line in f if line.strip()])
 
 
+def tensorflow_text_install_hint() -> str:
+    """The pip command that installs the tensorflow-text matching this TensorFlow."""
+    minor = ".".join(tf.__version__.split(".")[:2])
+    return f'pip install "tensorflow-text=={minor}.*"'
+
+
+def import_tensorflow_text():
+    """tensorflow-text, or an ImportError that says which one to install.
+
+    tensorflow-text X.Y works only with TensorFlow X.Y; it is optional (the `text`
+    extra) so that installing course-lib never replaces a preinstalled TensorFlow.
+    """
+    try:
+        import tensorflow_text  # Imported lazily: it registers many ops.
+    except (ImportError, tf.errors.NotFoundError) as error:
+        try:
+            found = f"tensorflow-text {importlib.metadata.version('tensorflow-text')} is installed"
+        except importlib.metadata.PackageNotFoundError:
+            found = "tensorflow-text is not installed"
+        raise ImportError(
+            f"WordPieceTokenizer needs tensorflow-text built for TensorFlow {tf.__version__}, "
+            f"and {found} ({type(error).__name__}: {str(error)[:200]}). Install the matching "
+            f"one: {tensorflow_text_install_hint()}"
+        ) from error
+    return tensorflow_text
+
+
 class WordPieceTokenizer(Tokenizer):
     """WordPiece on tensorflow-text: vocabulary from `bert_vocab_from_dataset`, `FastBertTokenizer`.
 
@@ -133,8 +161,7 @@ class WordPieceTokenizer(Tokenizer):
     """
 
     def __init__(self, vocab, lower_case: bool = True):
-        import tensorflow_text as tf_text  # Imported lazily: it registers many ops.
-
+        tf_text = import_tensorflow_text()
         vocab = list(vocab)
         if tuple(vocab[: base.NUM_SPECIAL]) != SPECIAL_TOKENS:
             raise ValueError(f"The vocabulary must start with {SPECIAL_TOKENS}.")
@@ -153,6 +180,7 @@ class WordPieceTokenizer(Tokenizer):
         cls, corpus, vocab_size: int, lower_case: bool = True, learn_params: dict | None = None
     ) -> "WordPieceTokenizer":
         """Learns a vocabulary offline with tensorflow-text's `bert_vocab_from_dataset`."""
+        import_tensorflow_text()
         from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 
         base.check_vocab_size(vocab_size, base.NUM_SPECIAL + 1, "4 special tokens and a word")

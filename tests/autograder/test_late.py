@@ -1,7 +1,7 @@
 """Late submissions: nbgrader's timestamp.txt, the due date and the late policy in grades.csv."""
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -23,7 +23,7 @@ def _row(student, raw, stamp, max_score=20.0):
 
 
 def test_times_in_nbgrader_and_iso_formats_are_the_same_instant():
-    want = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+    want = datetime(2026, 3, 3, 9, 30, tzinfo=timezone.utc)
     assert late.parse_time("2026-03-03 09:30:00.000000 UTC") == want
     assert late.parse_time("2026-03-03T10:30:00+01:00") == want
     assert late.parse_time("2026-03-03 09:30") == want  # naive: UTC
@@ -36,7 +36,7 @@ def test_read_timestamp_next_to_the_notebook(tmp_path):
     nb.parent.mkdir(parents=True)
     assert late.read_timestamp(nb) is None  # no timestamp.txt: lateness unknown, never late
     (nb.parent / "timestamp.txt").write_text("2026-03-03 09:30:00.000000 UTC\n")
-    assert late.read_timestamp(nb) == datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+    assert late.read_timestamp(nb) == datetime(2026, 3, 3, 9, 30, tzinfo=timezone.utc)
     (nb.parent / "timestamp.txt").write_text("garbage")
     assert late.read_timestamp(nb) is None
 

@@ -1,5 +1,7 @@
 """Char and WordPiece tokenizers: round trips, special ids, saving, tf.data use."""
 
+import sys
+
 import pytest
 import tensorflow as tf
 
@@ -101,3 +103,13 @@ def test_wordpiece_bad_input():
         WordPieceTokenizer.train(["   "], vocab_size=100)
     with pytest.raises(ValueError, match="vocab_size must be at least 5"):
         WordPieceTokenizer.train(["some words"], vocab_size=3)
+
+
+def test_wordpiece_without_tensorflow_text_says_which_to_install(monkeypatch):
+    """Without tensorflow-text, does WordPiece name the version matching this TensorFlow?"""
+    monkeypatch.setitem(sys.modules, "tensorflow_text", None)  # `import` then raises ImportError
+    minor = ".".join(tf.__version__.split(".")[:2])
+    with pytest.raises(ImportError, match=rf'pip install "tensorflow-text=={minor}\.\*"'):
+        WordPieceTokenizer(list(SPECIAL_TOKENS) + ["a"])
+    with pytest.raises(ImportError, match=f"built for TensorFlow {tf.__version__}"):
+        WordPieceTokenizer.train(["some words"], vocab_size=50)
