@@ -1,20 +1,25 @@
-"""Builds submission notebooks for the grading catalogs: a notebook with some cells replaced.
+"""Grading catalogs: realistic bugs and correct alternatives of an assignment, as notebooks.
 
-A catalog entry is `{solution cell grade_id: new source}`. `write_submission` takes the
-solution notebook (or the released one, for submissions that must not carry honest work),
-replaces those cells' sources and writes `<folder>/<student>/<assignment>/<assignment>.ipynb`,
-nbgrader's `submitted/` layout that `autograder.pipeline.grade` reads.
-`CatalogTests` holds the checks every catalog module makes on its class, graded in one run.
+An assignment's `catalog/` declares a `Catalog`: `bugs` (`{name: (cells, {unit: phrase})}`,
+each a set of solution cells `{grade_id: new source}` and the phrase the feedback of each
+broken unit must contain), `alternatives` (`{name: cells}`, other correct solutions) and
+`adversarial` entries (built on the released notebook: attacks that must score no more than
+an empty submission). `write_class` writes them as one class in nbgrader's `submitted/`
+layout (`<folder>/<student>/<assignment>/<assignment>.ipynb`), which `autograder.batch.grade`
+reads; `python -m autograder audit` (autograder.audit) grades it and reports what each check
+catches. The tests, the demo and `audit` all read the catalogs from here.
 """
 
 import copy
+import dataclasses
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from autograder.sandbox import Limits
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def notebook_path(assignment, kind="solution"):
@@ -41,19 +46,21 @@ def replace_cells(nb, replacements):
     return nb
 
 
-def solved_notebook(assignment):
+def solved_notebook(assignment, solution_path=None, released_path=None):
     """The released notebook with the solution's code in its solution cells.
 
     (The solution notebook itself differs from the released one in its test cells, which
-    carry hidden tests: submitting it would read as edited read-only cells.)
+    carry hidden tests: submitting it would read as edited read-only cells.) The paths
+    default to the repository's solutions/ and assignments/.
     """
-    solution = load_notebook(assignment, "solution")
+    solution_path = solution_path or notebook_path(assignment, "solution")
+    released_path = released_path or notebook_path(assignment, "released")
     sources = {
         cell["metadata"]["nbgrader"]["grade_id"]: cell["source"]
-        for cell in solution["cells"]
+        for cell in json.loads(Path(solution_path).read_text())["cells"]
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
     }
-    return replace_cells(load_notebook(assignment, "released"), sources)
+    return replace_cells(json.loads(Path(released_path).read_text()), sources)
 
 
 def write_submission(folder, student, assignment, replacements=None, kind="solution"):
@@ -112,23 +119,6 @@ def edited(assignment, grade_id, *pairs):
     return source
 
 
-def grade_class(assignment, submissions, out, limits):
-    """Grades a whole catalog class in one run; prints and returns its scores."""
-    import time
-
-    from autograder.pipeline import grade
-
-    start = time.monotonic()
-    rows = grade(assignment, submissions, out, jobs=2, progress=False, limits=limits)
-    wall = time.monotonic() - start
-    scores = {r["student"]: r["score"] for r in rows}
-    maximum = rows[0]["max_score"]
-    print(f"\nclass size {len(rows)}, wall {wall:.1f} s, {wall / len(rows):.2f} s per submission")
-    for student, score in sorted(scores.items()):
-        print(f"{student:40s} {score:6.2f} / {maximum:g}")
-    return {"out": out, "scores": scores, "max": maximum, "wall": wall}
-
-
 def src(text):
     """A cell source written as an indented triple-quoted string: dedented, one final newline."""
     return textwrap.dedent(text).strip() + "\n"
@@ -165,105 +155,62 @@ def pack(prefix, entries):
     return {f"{prefix}_{i + 1:02d}": cells for i, cells in enumerate(students)}, owner
 
 
-class CatalogTests:
-    """The checks every grading catalog makes, over the whole class graded in ONE run.
+@dataclasses.dataclass
+class Catalog:
+    """An assignment's catalog; see the module docstring.
 
-    A catalog module subclasses it as `class Test...(CatalogTests)` and sets its data:
-    `assignment`, `bugs` (`{name: (cells, {unit: phrase the feedback of that unit must
-    contain})}`), `alternatives` (`{name: cells}`, each full marks), `vague` (`{bug name:
-    reason}`: its feedback is known not to name the symptom, a strict xfail), `limits`,
-    `max_score`, `min_bugs`, `min_alternatives`. The class-scoped `graded` fixture grades the
-    reference, the released stub and every packed entry in one `grade_class` call; the tests
-    on bugs and alternatives are parametrized by entry name, so a failure names the entry.
+    `vague` names bugs whose feedback is known not to name the symptom (`{name: reason}`);
+    `flagged` adversarial entries the static scan must flag for review (`{name: construct}`);
+    `breaches` adversarial entries known to beat the grader (`{name: reason}`); `limits`
+    the sandbox limits of the catalog's run; `pack=False` grades every entry as its own student;
+    `honest` names the students who submit the solution; `malformed(folder)` writes raw
+    notebooks (invalid JSON, nbformat 3...) and returns `{student: phrase of its feedback}`.
     """
 
-    assignment = None
-    bugs = {}
-    alternatives = {}
-    vague = {}
-    limits = None
-    max_score = None
-    min_bugs = 15
-    min_alternatives = 5
+    assignment: str
+    bugs: dict
+    alternatives: dict
+    vague: dict = dataclasses.field(default_factory=dict)
+    adversarial: dict = dataclasses.field(default_factory=dict)
+    flagged: dict = dataclasses.field(default_factory=dict)
+    breaches: dict = dataclasses.field(default_factory=dict)
+    limits: Limits | None = None
+    pack: bool = True
+    honest: tuple = (HONEST,)  # students who submit the solution (first and last of a batch)
+    # writes raw notebooks into the class folder; returns {student: phrase of its feedback}
+    malformed: Callable | None = None
+    name: str = "catalog"  # one assignment may have several (each its own run, own limits)
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        bug_cells = {name: cells for name, (cells, _) in cls.bugs.items()}
-        cls.bug_students, cls.bug_owner = pack("bugs", bug_cells)
-        cls.alt_students, cls.alt_owner = pack("alts", cls.alternatives)
+    def students(self):
+        """`{student: (kind, cells)}` and `{entry name: student}` of the whole class.
 
-    def pytest_generate_tests(self, metafunc):
-        bugs = sorted(self.bugs)
-        params = {
-            "test_bug_loses_points_only_on_its_unit": bugs,
-            "test_bug_feedback_names_the_symptom": [
-                pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=self.vague[n]))
-                if n in self.vague
-                else n
-                for n in bugs
-            ],
-            "test_alternative_full_marks": sorted(self.alternatives),
-        }.get(metafunc.function.__name__)
-        if params is not None:
-            metafunc.parametrize("name", params)
+        The reference and the released stub come first; with `pack`, bugs (and alternatives)
+        on different units share a student, since each unit is graded on its own.
+        """
+        bug_cells = {name: cells for name, (cells, _) in self.bugs.items()}
+        if self.pack:
+            bug_students, bug_owner = pack("bugs", bug_cells)
+            alt_students, alt_owner = pack("alts", self.alternatives)
+        else:
+            bug_students, bug_owner = dict(bug_cells), {n: n for n in bug_cells}
+            alt_students, alt_owner = dict(self.alternatives), {n: n for n in self.alternatives}
+        students = {name: ("solution", {}) for name in self.honest}
+        students[EMPTY] = ("released", {})
+        students.update({s: ("solution", c) for s, c in bug_students.items()})
+        students.update({s: ("solution", c) for s, c in alt_students.items()})
+        students.update({n: ("released", c) for n, c in self.adversarial.items()})
+        owner = {**bug_owner, **alt_owner, **{n: n for n in self.adversarial}}
+        return students, owner
 
-    @pytest.fixture(scope="class")
-    def graded(self, tmp_path_factory):
-        subs = tmp_path_factory.mktemp("submissions")
-        out = tmp_path_factory.mktemp("out")
-        write_submission(subs, HONEST, self.assignment)
-        write_submission(subs, EMPTY, self.assignment, kind="released")
-        for student, cells in {**self.bug_students, **self.alt_students}.items():
-            write_submission(subs, student, self.assignment, cells)
-        return grade_class(self.assignment, subs, out, self.limits)
 
-    def test_whole_class_graded_in_one_run(self, graded):
-        assert len(graded["scores"]) == 2 + len(self.bug_students) + len(self.alt_students)
-        assert graded["max"] == self.max_score
-        assert len(self.bugs) >= self.min_bugs and len(self.alternatives) >= self.min_alternatives
+def write_class(catalog, folder):
+    """Writes the catalog's class into `folder` (nbgrader's submitted/).
 
-    def test_packing_keeps_one_entry_per_unit(self):
-        for owner, entries in (
-            (self.bug_owner, {n: c for n, (c, _) in self.bugs.items()}),
-            (self.alt_owner, self.alternatives),
-        ):
-            for student in set(owner.values()):
-                units = [
-                    u for name, cells in entries.items() if owner[name] == student for u in cells
-                ]
-                assert len(units) == len(set(units)), (student, units)
-
-    def test_reference_full_marks_and_empty_zero(self, graded):
-        assert graded["scores"][HONEST] == graded["max"], feedback(results(graded["out"], HONEST))
-        assert graded["scores"][EMPTY] == 0.0, feedback(results(graded["out"], EMPTY))
-
-    def test_bug_loses_points_only_on_its_unit(self, graded, name):
-        student = self.bug_owner[name]
-        res = results(graded["out"], student)
-        per_unit = unit_scores(res)
-        for unit in self.bugs[name][1]:
-            got, top = per_unit[unit]
-            assert got < top, f"{name}: {unit} kept all its points\n{feedback(res, unit)}"
-        for unit, (got, top) in per_unit.items():
-            if unit not in self.bug_students[student]:
-                assert got == top, f"{name} ({student}): {unit} lost points\n{feedback(res, unit)}"
-
-    def test_bug_feedback_names_the_symptom(self, graded, name):
-        res = results(graded["out"], self.bug_owner[name])
-        for unit, phrase in self.bugs[name][1].items():
-            assert phrase in feedback(res, unit), (
-                f"{name}: {phrase!r} not in\n{feedback(res, unit)}"
-            )
-
-    def test_alternative_full_marks(self, graded, name):
-        res = results(graded["out"], self.alt_owner[name])
-        per_unit = unit_scores(res)
-        for unit in self.alternatives[name]:
-            got, top = per_unit[unit]
-            assert got == top, f"{name}: {unit}\n{feedback(res, unit)}"
-        assert res["score"] == graded["max"], feedback(res)
-
-    def test_catalog_is_not_flagged(self, graded):
-        for name in [HONEST, *self.bug_students, *self.alt_students]:
-            res = results(graded["out"], name)
-            assert res["extra_data"]["flags"] == [], (name, res["output"])
+    Returns `(students, owner, malformed)`: `students()`'s two maps, and the malformed
+    notebooks' `{student: phrase}`.
+    """
+    students, owner = catalog.students()
+    for student, (kind, cells) in students.items():
+        write_submission(folder, student, catalog.assignment, cells, kind=kind)
+    malformed = catalog.malformed(folder) if catalog.malformed else {}
+    return students, owner, malformed

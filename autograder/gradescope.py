@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import pipeline
+from autograder import batch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = "/autograder"
@@ -115,7 +115,7 @@ def pinned_requirements(lock=REPO / "requirements.lock", roots=GRADING_REQUIREME
 
 def answer_keys(solution_notebook):
     """`{answer_<id>: sorted letters}` from the solution notebook (no execution)."""
-    from autograder.suites.base import solution_answers
+    from autograder.grading.checks import solution_answers
 
     nb = nbformat.read(str(solution_notebook), as_version=4)
     return {k: sorted(v) for k, v in sorted(solution_answers(nb).items())}
@@ -124,7 +124,7 @@ def answer_keys(solution_notebook):
 def answers_notebook(answers, folder, assignment):
     """Writes `folder/<assignment>/<assignment>.ipynb` holding only the answer cells; returns `folder`.
 
-    `pipeline.Course` reads the keys from a solution notebook: this one carries
+    `autograder.course.Course` reads the keys from a solution notebook: this one carries
     nothing else, so an archive or a run needs no solution code.
     """
     if not isinstance(answers, dict):
@@ -140,15 +140,18 @@ def answers_notebook(answers, folder, assignment):
     return Path(folder)
 
 
-def _package_files(package, include=None):
-    root = REPO / package
+def _grader_files(assignment):
+    """The grader's files for `assignment`: the engine and that assignment's suite and
+    support files (not its catalog, not the notebook source, no other assignment)."""
+    root = REPO / "autograder"
+    folders = root / "assignments"
     for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(REPO)
-        if "__pycache__" in rel.parts:
+        if "__pycache__" in path.parts:
             continue
-        if include and not any(str(rel).startswith(prefix) for prefix in include):
-            continue
-        yield path, str(rel)
+        parts = path.relative_to(folders).parts if path.is_relative_to(folders) else ()
+        if len(parts) > 1 and (parts[0] != assignment or parts[1] == "catalog"):
+            continue  # another assignment's folder, or a catalog
+        yield path, str(path.relative_to(REPO))
 
 
 def reference_modules(assignment):
@@ -157,7 +160,7 @@ def reference_modules(assignment):
 
     probe = (
         "import importlib, json, sys\n"
-        f"importlib.import_module('autograder.suites.{assignment}')\n"
+        f"importlib.import_module('autograder.assignments.{assignment}.suite')\n"
         "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()\n"
         "    if n.partition('.')[0] == 'course_lib' and getattr(m, '__file__', None))))\n"
     )
@@ -186,7 +189,7 @@ def build_archive(
     lock=REPO / "requirements.lock",
 ):
     """Writes the Gradescope autograder zip for `assignment` to `out_zip`; returns its path."""
-    from autograder.suites import get_suite
+    from autograder.assignments.registry import get_suite
 
     get_suite(assignment)  # a clear KeyError for an assignment without a suite
     name = f"{assignment}.ipynb"
@@ -205,7 +208,7 @@ def build_archive(
         _add(zf, "requirements.txt", "\n".join(pinned_requirements(lock)) + "\n")
         _add(zf, "answers.json", json.dumps(answers, indent=1) + "\n")
         _add(zf, f"assignments/{assignment}/{name}", released.read_bytes())
-        for path, rel in _package_files("autograder"):
+        for path, rel in _grader_files(assignment):
             _add(zf, rel, path.read_bytes())
         for rel in reference_modules(assignment):
             _add(zf, rel, (REPO / rel).read_bytes())
@@ -228,7 +231,7 @@ def run(assignment, root=None, *, jobs=2, isolation="full"):
             shutil.copy(nb, folder / nb.name)
         sources = answers_notebook(source / "answers.json", work / "answers", assignment)
         out = root / "results-tmp"
-        pipeline.grade(
+        batch.grade(
             assignment,
             work / "submitted",
             out,

@@ -5,9 +5,9 @@
 1. builds a temporary course: our `nbgrader_config.py` (source=solutions, release=assignments,
    the TensorFlow stderr fix), `solutions/<a>` = our solution notebook, and N students in
    `submitted/<student>/<a>/<a>.ipynb`, cycling through the reference, correct alternatives,
-   the known bugs of `autograder/demo_class.py` and the released stub;
+   four bugs of the assignment's grading catalog and the released stub;
 2. `nbgrader generate_assignment` and the students in the gradebook (not timed);
-3. our `autograder.pipeline.grade` (timed wall, sandbox zygote start-up included), then
+3. our `autograder.batch.grade` (timed wall, sandbox zygote start-up included), then
    `nbgrader autograde <a> --force` (timed wall): our grader first, nbgrader second;
 4. reads nbgrader's scores from its gradebook, ours from the grade rows, and prints the
    times, the ratio nbgrader/ours (target >= 10) and the scores per kind of submission
@@ -88,14 +88,9 @@ def kinds(assignment, solved, released):
             for edit in edits:
                 nb = demo_class.edit_cell(nb, *edit)
             out.append((name, "alternative", nb))
-        for name, edit in demo_class.A2_EDITS.items():
-            out.append((name, "buggy", demo_class.edit_cell(solved, *edit)))
-    elif assignment == "a1_attention":
-        for name, cells in demo_class.A1_BUGS.items():
-            out.append((name, "buggy", demo_class.replace_cells(solved, cells)))
-    else:  # later assignments: one bug per unit from the grading catalog
-        for name, cells in demo_class.catalog_bugs(assignment, demo_class._units(released)):
-            out.append((name, "buggy", demo_class.replace_cells(solved, cells)))
+    # Four bugs from the grading catalog, spread over the units (as in the demo class).
+    for name, cells in demo_class.catalog_bugs(assignment, demo_class._units(released)):
+        out.append((name, "buggy", demo_class.replace_cells(solved, cells)))
     out.append(("stub", "stub", released))
     return out
 
@@ -182,7 +177,7 @@ def our_scores(rows):
 
 
 def run_ours(course, assignment, jobs):
-    from autograder.pipeline import grade
+    from autograder.batch import grade
 
     start = time.perf_counter()
     rows = grade(

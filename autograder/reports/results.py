@@ -77,7 +77,7 @@ def apply_late_policy(rows, policy):
     `raw_score` keeps the score of the work; `late` says by how much the submission was late
     (empty when on time or without a due date) and `penalty` the points taken off.
     """
-    from autograder import late as late_mod
+    from autograder.reports import late as late_mod
 
     policy = policy or late_mod.LatePolicy()
     applied = []

@@ -7,13 +7,19 @@ the generate checks are run in-process on outputs of course_lib's own `generate`
 import numpy as np
 import pytest
 
-from autograder.suites import a3_gpt, filter_a3, generate_a3, get_suite, gpt_a3, variants_a3
-from autograder.suites.base import Outcome
+from autograder.assignments.a3_gpt import suite as a3_gpt
+from autograder.assignments.a3_gpt.suite import filter as filter_a3
+from autograder.assignments.a3_gpt.suite import gpt as gpt_a3
+from autograder.assignments.a3_gpt.suite import hints as variants_a3
+from autograder.assignments.a3_gpt.suite import toy as toy_suite
+from autograder.assignments.a3_gpt.support import toy_lm
+from autograder.assignments.registry import get_suite
+from autograder.grading.plan import Outcome
 from course_lib.generate import filter_logits, generate
 from course_lib.layers import GPTBlock
 from course_lib.models import lm_loss
 
-SUPPORT = generate_a3.TOY
+SUPPORT = toy_lm
 
 
 def _outcome(arrays, errors=None):
@@ -113,14 +119,14 @@ def test_lm_loss_np_matches_course_lib():
 def test_toy_lm_float32_matches_float64_and_refuses_long_contexts():
     """Does the jail's ToyLM give the parent's float64 logits (atol 1e-5) and refuse T > max_len?"""
     rng = np.random.default_rng()
-    toy = generate_a3.Toy(rng)
+    toy = toy_suite.Toy(rng)
     model = SUPPORT.ToyLM(**toy.weights)
-    ids = rng.integers(0, generate_a3.VOCAB, size=(3, generate_a3.MAX_LEN))
+    ids = rng.integers(0, toy_suite.VOCAB, size=(3, toy_suite.MAX_LEN))
     np.testing.assert_allclose(
         np.asarray(model(ids)), SUPPORT.toy_logits_np(ids, **toy.weights), atol=1e-5
     )
     with pytest.raises(ValueError, match="max_len"):
-        model(rng.integers(0, generate_a3.VOCAB, size=(1, generate_a3.MAX_LEN + 1)))
+        model(rng.integers(0, toy_suite.VOCAB, size=(1, toy_suite.MAX_LEN + 1)))
 
 
 def _reference_arrays(group, prompts_of):
@@ -185,9 +191,10 @@ def test_plan_is_reproducible_from_the_seed():
 
 def test_imports_of_graded_references_are_reported_and_given_ones_are_not(tmp_path):
     """Does the static scan name course_lib references of graded units, but not the given layers?"""
-    from autograder.extract import extract, forbidden_uses
-    from autograder.notebook import read_notebook
-    from tests.autograder.catalog import notebook_path, write_submission
+    from autograder.catalog import notebook_path, write_submission
+    from autograder.notebook.extract import extract
+    from autograder.notebook.read import read_notebook
+    from autograder.notebook.scan import forbidden_uses
 
     cells = {
         "GPTBlock": "from course_lib.layers.gpt_block import GPTBlock\n",

@@ -1,22 +1,22 @@
 """The a4_translation grading suite: its plan, its numpy variants, its support models, its checks."""
 
-import importlib
 import warnings
 
 import numpy as np
 import pytest
 
-from autograder.compare import compare
-from autograder.suites import a4_translation as suite
-from autograder.suites import decode_a4 as decode
-from autograder.suites import get_suite, variants_a4
-from autograder.suites import models_a4 as models
-from autograder.suites.base import Outcome
+from autograder.assignments.a4_translation import suite as suite
+from autograder.assignments.a4_translation.suite import decode as decode
+from autograder.assignments.a4_translation.suite import hints as variants_a4
+from autograder.assignments.a4_translation.suite import models as models
+from autograder.assignments.a4_translation.support import toy_models as support
+from autograder.assignments.registry import get_suite
+from autograder.grading.compare import compare
+from autograder.grading.plan import Outcome
 from course_lib.generate import greedy_decode
 from course_lib.layers import TransformerDecoderBlock
 
 ANSWERS = {"answer_teacher_forcing": {"A", "C", "D"}, "answer_decoding": {"B", "C"}}
-support = importlib.import_module("autograder.suites.support.a4_support")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_plan_builds_with_unique_ids_finite_references_and_named_hints(built):
     decoder, seq2seq, decode = plan.groups[1:]
     assert "TransformerDecoderBlock" not in decoder.inject  # the unit itself is the student's
     assert seq2seq.inject["TransformerDecoderBlock"].startswith("course_lib.layers.")
-    assert decode.support == ("a4_support.py",)
+    assert decode.support == (support.__file__,)
 
 
 def test_reference_results_pass_every_check_and_wrong_ones_fail(built):

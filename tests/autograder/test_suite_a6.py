@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from autograder.compare import compare
-from autograder.suites import a6_scaling, get_suite, variants_a6
-from autograder.suites.base import Outcome
-from autograder.suites.support import a6_support as support
+from autograder.assignments.a6_scaling import suite as a6_scaling
+from autograder.assignments.a6_scaling.suite import hints as variants_a6
+from autograder.assignments.a6_scaling.support import measure as support
+from autograder.assignments.registry import get_suite
+from autograder.grading.compare import compare
+from autograder.grading.plan import Outcome
 from course_lib.data.images import load_and_preprocess_image
 
 ANSWERS = {"answer_pipeline": {"A", "C"}, "answer_mirrored": {"A", "B", "D"}}
@@ -108,7 +110,7 @@ def test_plan_builds_with_unique_ids_and_hints_that_are_named():
     assert get_suite("a6_scaling") is a6_scaling
     assert [g.name for g in plan.groups] == ["images", "dataset", "memory", "strategy"]
     assert plan.groups[3].logical_cpus == 2
-    assert all(g.support == ("a6_support.py",) for g in plan.groups)
+    assert all(g.support == (support.__file__,) for g in plan.groups)
     ids = [c["id"] for g in plan.groups for c in g.calls]
     assert len(ids) == len(set(ids))
     assert {c.unit for c in plan.checks} == set(a6_scaling.UNITS) | set(ANSWERS)

@@ -1,14 +1,15 @@
 """The a3_gpt `filter_logits` checks: hand-made rows with known answers, compared exactly.
 
 The kept entries must equal the input logits and every other entry must be -inf; a wrong kept
-set is named by the bug whose mask it matches (variants_a3.filter_hints).
+set is named by the bug whose mask it matches (variants.filter_hints).
 """
 
 import numpy as np
 
-from autograder.compare import failed, passed
-from autograder.suites import variants_a3
-from autograder.suites.base import Check, Missing, arr, function
+from autograder.assignments.a3_gpt.suite import hints as variants
+from autograder.grading.calls import arr, function
+from autograder.grading.compare import failed, passed
+from autograder.grading.plan import Check, Missing
 from course_lib.generate import filter_logits
 
 
@@ -134,8 +135,8 @@ def filter_checks(rng, inputs, calls, checks, expected):
         kwargs = {k: v for k, v in (("top_k", top_k), ("top_p", top_p)) if v is not None}
         calls.append(function(f"flt{i}", "filter_logits", arr(f"flt{i}_logits"), **kwargs))
         want = np.asarray(filter_logits(logits, top_k, top_p), np.float64)
-        assert np.array_equal(np.isfinite(want), variants_a3.filter_mask(logits, top_k, top_p))
-        hints = variants_a3.filter_hints(logits, top_k, top_p)
+        assert np.array_equal(np.isfinite(want), variants.filter_mask(logits, top_k, top_p))
+        hints = variants.filter_hints(logits, top_k, top_p)
         expected[f"flt{i}"] = (want, hints)
         checks.append(
             Check(

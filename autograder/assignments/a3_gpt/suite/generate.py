@@ -1,146 +1,35 @@
 """The a3_gpt `generate` checks: the student's generate drives a toy LM built in the jail.
 
-The toy model (`support/a3_support.py`) is built in the sandbox from the grader's random
-weights and passed to the student's `generate` with `obj("toy")`; the reference
-`filter_logits` is injected. Every check is decided here, in the parent, by recomputing
-the toy model's float64 logits along the returned sequences: greedy paths, the top-k /
-top-p set of every sampled token, and the distribution of a first token at temperature 2.
+The toy model (`support/toy_lm.py`, float64 twin in toy.py) is built in the sandbox from the
+grader's random weights and passed to the student's `generate` with `obj("toy")`; the
+reference `filter_logits` is injected. Every check is decided here, in the parent, by
+recomputing the toy model's float64 logits along the returned sequences: greedy paths, the
+top-k / top-p set of every sampled token, and the distribution of a first token at
+temperature 2.
 """
-
-import importlib.util
 
 import numpy as np
 
-from autograder.compare import failed, passed
-from autograder.suites.base import SUPPORT, Check, Group, Missing, arr, construct, function, obj
-from autograder.suites.variants import softmax
+from autograder.assignments.a3_gpt.suite.toy import (
+    DRAWS,
+    GREEDY_CASES,
+    MAX_LEN,
+    SET_CASES,
+    TEMPERATURE,
+    TV_PASS,
+    VOCAB,
+    distributions,
+    draw,
+    tv,
+)
+from autograder.assignments.a3_gpt.support import toy_lm
+from autograder.grading.calls import arr, construct, function, obj
+from autograder.grading.compare import failed, passed
+from autograder.grading.numpy_models import softmax
+from autograder.grading.plan import Check, Group, Missing
+from autograder.grading.site import support_name, support_ref
 
-
-def _support():
-    spec = importlib.util.spec_from_file_location("a3_support_parent", SUPPORT / "a3_support.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TOY = _support()
 UNIT = "generate"
-VOCAB, WIDTH, MAX_LEN = 12, 8, 12
-GREEDY_MARGIN = 2e-3  # the best logit beats the second by this much at every greedy step
-TEMPERATURE, DRAWS = 2.0, 1000  # the distribution check: DRAWS rows of one prompt
-TV_PASS, TV_GAP = 0.1, 0.22  # pass below TV_PASS; every named bug is at least TV_GAP away
-
-
-class Toy:
-    """The toy LM's weights and float64 logits."""
-
-    def __init__(self, rng):
-        self.weights = {
-            "embedding": rng.normal(0, 1.0, size=(VOCAB, WIDTH)),
-            "positions": rng.normal(0, 1.0, size=(MAX_LEN, WIDTH)),
-            "kernel": rng.normal(0, 1.5, size=(WIDTH, VOCAB)),
-            "bias": rng.normal(0, 0.5, size=(VOCAB,)),
-        }
-        self.weights = {k: v.astype("float32") for k, v in self.weights.items()}
-
-    def next_logits(self, ids, position=-1, crop_first=False):
-        """Float64 logits `(B, vocab)` of the token after `ids`, on the last MAX_LEN tokens.
-
-        `position=0` and `crop_first=True` reproduce bugs: the logits of the first position,
-        and a context cropped to the *first* MAX_LEN tokens.
-        """
-        ids = np.asarray(ids)
-        context = ids[:, :MAX_LEN] if crop_first else ids[:, -MAX_LEN:]
-        return TOY.toy_logits_np(context, **self.weights)[:, position]
-
-    def greedy(self, prompt, steps, **bug):
-        """The greedy continuation, and the smallest top-1/top-2 logit margin along it."""
-        ids, margin = np.asarray(prompt), np.inf
-        for _ in range(steps):
-            logits = self.next_logits(ids, **bug)
-            top2 = np.sort(logits, axis=-1)[:, -2:]
-            margin = min(margin, float(np.min(top2[:, 1] - top2[:, 0])))
-            ids = np.concatenate([ids, np.argmax(logits, -1)[:, None]], 1)
-        return ids, margin
-
-    def greedy_hints(self, prompt, steps):
-        """{label: path} of greedy decoding with common bugs."""
-        return {
-            "the logits of the first position are used instead of the last ([:, -1])": self.greedy(
-                prompt, steps, position=0
-            )[0],
-            "the context is cropped to the first max_len tokens instead of the last "
-            "(ids[:, -model.max_len:])": self.greedy(prompt, steps, crop_first=True)[0],
-        }
-
-
-def _tv(p, q):
-    return 0.5 * float(np.abs(p - q).sum())
-
-
-def _distributions(toy, prompt):
-    logits = toy.next_logits(prompt[:1])[0]
-    right = softmax(logits / TEMPERATURE)
-    wrong = {
-        "the temperature is ignored (the logits must be divided by it)": softmax(logits),
-        "the logits are multiplied by the temperature instead of divided": softmax(
-            logits * TEMPERATURE
-        ),
-        "the next token is always the argmax (no sampling when temperature > 0)": np.eye(VOCAB)[
-            int(np.argmax(logits))
-        ],
-    }
-    return right, wrong
-
-
-# The cases: (call id, label, prompt shape, max_new_tokens, kwargs).
-GREEDY_CASES = (
-    ("gen_greedy", "temperature=0 is greedy decoding", (3, 4), 5, {"temperature": 0.0}),
-    (
-        "gen_crop",
-        "the context is cropped to the model's max_len while generating (T0 + n > max_len)",
-        (2, 6),
-        10,
-        {"temperature": 0.0},
-    ),
-    (
-        "gen_long",
-        "a prompt longer than max_len works (the context is its last max_len tokens)",
-        (2, MAX_LEN + 3),
-        4,
-        {"temperature": 0.0},
-    ),
-    (
-        "gen_top1",
-        "top_k=1 sampling equals greedy decoding",
-        (3, 4),
-        6,
-        {"temperature": 1.0, "top_k": 1, "seed": 3},
-    ),
-)
-SET_CASES = (
-    ("gen_topk", "every sampled token is in the top_k=3 set", (4, 3), 12, {"top_k": 3}),
-    ("gen_topp", "every sampled token is in the top_p=0.6 set", (4, 3), 12, {"top_p": 0.6}),
-)
-
-
-def _draw(rng):
-    """A toy model and prompts whose greedy paths are unambiguous and whose sampling bugs show."""
-    for _ in range(200):
-        toy = Toy(rng)
-        prompts = {
-            cid: rng.integers(0, VOCAB, size=shape)
-            for cid, _, shape, _, _ in GREEDY_CASES + SET_CASES
-        }
-        prompts["gen_dist"] = np.repeat(rng.integers(0, VOCAB, size=(1, 3)), DRAWS, axis=0)
-        prompts["gen_seed"] = rng.integers(0, VOCAB, size=(3, 4))
-        greedy = {cid: toy.greedy(prompts[cid], n) for cid, _, _, n, _ in GREEDY_CASES}
-        right, wrong = _distributions(toy, prompts["gen_dist"])
-        if min(m for _, m in greedy.values()) >= GREEDY_MARGIN and all(
-            _tv(right, q) >= TV_GAP for q in wrong.values()
-        ):
-            return toy, prompts, {cid: path for cid, (path, _) in greedy.items()}
-    raise RuntimeError("could not draw a toy model with clear greedy margins")
 
 
 def _get(outcome, key, shape):
@@ -263,14 +152,14 @@ def _same_seed(prompt, n):
 
 
 def _distribution(toy, prompt):
-    right, wrong = _distributions(toy, prompt)
+    right, wrong = distributions(toy, prompt)
 
     def evaluate(outcome):
         out, verdict = _get(outcome, "gen_dist", (DRAWS, prompt.shape[1] + 1))
         if verdict:
             return verdict
         counts = np.bincount(out[:, -1], minlength=VOCAB)[:VOCAB] / DRAWS
-        distance = _tv(counts, right)
+        distance = tv(counts, right)
         if distance <= TV_PASS:
             return passed()
         message = (
@@ -278,8 +167,8 @@ def _distribution(toy, prompt):
             f"{distance:.2f} (total variation) from softmax(logits / temperature); at most "
             f"{TV_PASS} is expected."
         )
-        label = min(wrong, key=lambda k: _tv(counts, wrong[k]))
-        if _tv(counts, wrong[label]) <= TV_PASS:
+        label = min(wrong, key=lambda k: tv(counts, wrong[k]))
+        if tv(counts, wrong[label]) <= TV_PASS:
             message += f" They match what you get when {label}."
         return failed(message)
 
@@ -288,12 +177,12 @@ def _distribution(toy, prompt):
 
 def generate_group(rng):
     """The generate job and its checks."""
-    toy, prompts, greedy = _draw(rng)
+    toy, prompts, greedy = draw(rng)
     inputs = {f"toy_{k}": v for k, v in toy.weights.items()}
     inputs.update({f"{cid}_prompt": p.astype("int32") for cid, p in prompts.items()})
     built = construct(
         "toy",
-        "site:grader_support.a3_support:ToyLM",
+        support_name(toy_lm.__file__, "ToyLM"),
         {k: arr(f"toy_{k}") for k in toy.weights},
         [],
         {},
@@ -350,7 +239,7 @@ def generate_group(rng):
         "generate",
         calls,
         inputs,
-        support=("a3_support.py",),
-        inject={"filter_logits": "grader_support.a3_support:filter_logits"},
+        support=(toy_lm.__file__,),
+        inject={"filter_logits": support_ref(toy_lm.__file__, "filter_logits")},
     )
     return group, checks

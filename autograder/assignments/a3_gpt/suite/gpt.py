@@ -7,10 +7,12 @@ Weights are copied per sublayer path ("blocks.0.attention.wq", "ln_f", "head", .
 
 import numpy as np
 
-from autograder.compare import failed, passed
-from autograder.suites import variants_a3
-from autograder.suites.base import Check, Group, Missing, arr, call, close, construct
-from autograder.suites.weights import (
+from autograder.assignments.a3_gpt.suite import hints as variants
+from autograder.grading.calls import arr, call, construct
+from autograder.grading.checks import close
+from autograder.grading.compare import failed, passed
+from autograder.grading.plan import Check, Group, Missing
+from autograder.grading.weights import (
     add_weights,
     dense_weights,
     norm_weights,
@@ -43,7 +45,7 @@ def block_weights(rng, prefix=""):
 
 
 def flat_names(weights):
-    """Block weights by the short names of variants_a3 (wq, dense1, ln1, ...)."""
+    """Block weights by the short names of variants (wq, dense1, ln1, ...)."""
     return {path.rpartition(".")[2]: pair for path, pair in weights.items()}
 
 
@@ -86,8 +88,8 @@ def block_group(rng, expected):
     layer(x)
     set_weights(layer, weights)
     want = to_np(layer(x))
-    hints = variants_a3.gpt_block_hints(x, flat_names(weights), NUM_HEADS)
-    assert np.allclose(variants_a3.gpt_block_np(x, flat_names(weights), NUM_HEADS), want, atol=1e-4)
+    hints = variants.gpt_block_hints(x, flat_names(weights), NUM_HEADS)
+    assert np.allclose(variants.gpt_block_np(x, flat_names(weights), NUM_HEADS), want, atol=1e-4)
     expected["blk0"] = (want, hints)
     expected["blk_drop0"] = (want, hints)
     calls = [

@@ -1,6 +1,6 @@
 """The greedy_decode group of the a4_translation suite: the grader's models, expected rows, checks.
 
-`greedy_decode` runs in the sandbox on models built there from `support/a4_support.py`:
+`greedy_decode` runs in the sandbox on models built there from `support/toy_models.py`:
 `RunningSumModel`, a toy whose greedy output the grader chooses (rows that end at chosen
 steps, one that never ends), and `ReferenceSeq2Seq` with the weights of a course_lib
 `Seq2SeqTransformer`. Rows are compared up to and including their first end_id.
@@ -10,10 +10,8 @@ import warnings
 
 import numpy as np
 
-from autograder.compare import failed, passed
-from autograder.suites import variants_a4
-from autograder.suites.base import Check, Group, Missing, arr, construct, function, obj
-from autograder.suites.models_a4 import (
+from autograder.assignments.a4_translation.suite import hints as variants
+from autograder.assignments.a4_translation.suite.models import (
     DECODE_LAYERS,
     DECODER_SITE,
     FF_DIM,
@@ -21,12 +19,16 @@ from autograder.suites.models_a4 import (
     GIVEN_SITE,
     NUM_HEADS,
     S2S,
-    SUPPORT,
     padded_ids,
     reference_model,
     seq2seq_weights,
 )
-from autograder.suites.weights import add_weights
+from autograder.assignments.a4_translation.support import toy_models
+from autograder.grading.calls import arr, construct, function, obj
+from autograder.grading.compare import failed, passed
+from autograder.grading.plan import Check, Group, Missing
+from autograder.grading.site import support_name
+from autograder.grading.weights import add_weights
 
 TOY_VOCAB = 13
 
@@ -159,7 +161,7 @@ def _reference_decode_case(rng, max_len, attempts=40):
         start_id = 1
 
         def logits_np(source, target, weights=weights):
-            return variants_a4.seq2seq_np(source, target, weights, **kw)
+            return variants.seq2seq_np(source, target, weights, **kw)
 
         full = _full_greedy(logits_np, src, start_id, max_len)
         top2 = np.sort(logits_np(src, full[:, :-1]), axis=-1)[..., -2:]
@@ -218,7 +220,7 @@ def decode_group(rng, expected):
         inputs[f"{call_id}_src"] = source
         toy = construct(
             f"{call_id}_model",
-            f"site:{SUPPORT}:RunningSumModel",
+            support_name(toy_models.__file__, "RunningSumModel"),
             {"vocab_size": TOY_VOCAB, "max_len": max_len},
             [],
             {},
@@ -259,7 +261,7 @@ def decode_group(rng, expected):
     calls += [
         construct(
             "gd_ref_model",
-            f"site:{SUPPORT}:ReferenceSeq2Seq",
+            support_name(toy_models.__file__, "ReferenceSeq2Seq"),
             model_kwargs,
             [[arr("gd_src"), arr("gd_tgt0")]],
             names,
@@ -288,7 +290,7 @@ def decode_group(rng, expected):
         inputs,
         site_modules=GIVEN_SITE + (DECODER_SITE,),
         inject=dict(GIVEN_INJECT),
-        support=("a4_support.py",),
+        support=(toy_models.__file__,),
     )
     expected["gd_ref"] = (full, {})
     return group, checks

@@ -7,7 +7,13 @@ likely mistake when a submission's output matches one of them. Weights are dicts
 
 import numpy as np
 
-from autograder.suites.variants import dense_np, encoder_block_np, ffn_np, layer_norm_np, mha_np
+from autograder.grading.numpy_models import (
+    dense_np,
+    encoder_block_np,
+    ffn_np,
+    layer_norm_np,
+    mha_np,
+)
 
 SELF, CROSS = "self_attention", "cross_attention"
 
@@ -185,7 +191,7 @@ def seq2seq_np(
     softmax=False,
 ):
     """Seq2SeqTransformer logits in float64 from the contract's weights; switches reproduce bugs."""
-    from autograder.suites.variants import softmax as softmax_np
+    from autograder.grading.numpy_models import softmax as softmax_np
 
     source_ids, target_in_ids = np.asarray(source_ids), np.asarray(target_in_ids)
     pad = pad_id if mask_pad_id is None else mask_pad_id

@@ -7,8 +7,8 @@ course_lib reference models built here, in the trusted parent.
 
 import numpy as np
 
-from autograder.suites import variants_a4
-from autograder.suites.weights import dense_weights, norm_weights, set_weights
+from autograder.assignments.a4_translation.suite import hints as variants
+from autograder.grading.weights import dense_weights, norm_weights, set_weights
 from course_lib.models import Seq2SeqTransformer
 
 D_MODEL, NUM_HEADS, FF_DIM = 16, 4, 32
@@ -41,12 +41,11 @@ DECODER_SITE = "layers/transformer_decoder_block.py"
 DECODER_INJECT = {
     "TransformerDecoderBlock": "course_lib.layers.transformer_decoder_block:TransformerDecoderBlock"
 }
-SUPPORT = "grader_support.a4_support"
 
 
 def decoder_weights(rng, prefix=""):
     weights = {}
-    for sub in (variants_a4.SELF, variants_a4.CROSS):
+    for sub in (variants.SELF, variants.CROSS):
         for name in MHA_NAMES:
             weights[f"{prefix}{sub}.{name}"] = dense_weights(rng, D_MODEL, D_MODEL)
     weights[f"{prefix}ffn.dense1"] = dense_weights(rng, D_MODEL, FF_DIM)

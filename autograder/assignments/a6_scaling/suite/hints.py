@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from autograder.suites.support import a6_support as support
+from autograder.assignments.a6_scaling.support import measure as support
 from course_lib.data.images import load_and_preprocess_image
 
 # The optimizer the notebook fixes for train_with_strategy.
