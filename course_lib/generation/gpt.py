@@ -1,5 +1,4 @@
-"""Text generation: logit filtering, sampling, GPT generation with a key/value cache, and
-greedy and beam-search decoding for the translator.
+"""GPT generation with a key/value cache: `generate`.
 
 Conventions:
 
@@ -17,129 +16,18 @@ Conventions:
   tokens, and the one-token step is compiled with XLA (`jit_compile=True`;
   one compilation per batch size and cache length).
 - Sampling draws from numpy's `default_rng(seed)`: a seed gives the same output
-  on every run.
+  on every run. Filtering and sampling are in `course_lib.generation.sampling`,
+  translation decoding in `course_lib.generation.seq2seq`.
 
 Example:
 >>> model = from_preset("gpt_nano", vocab_size=65, max_len=128)
 >>> generate(model, np.array([[1, 2, 3]]), max_new_tokens=20, temperature=0.8, top_k=10, seed=0)
 """
 
-import weakref
-
-import keras
 import numpy as np
-from keras import ops
 
-_COMPILED = weakref.WeakKeyDictionary()
-
-
-# Filtering and sampling.
-
-
-def _check_sampling(temperature=None, top_k=None, top_p=None):
-    if temperature is not None and not temperature >= 0:
-        raise ValueError(
-            f"`temperature` must be >= 0 (0 is greedy). Received: temperature={temperature}"
-        )
-    if top_k is not None and (int(top_k) != top_k or top_k < 1):
-        raise ValueError(f"`top_k` must be an integer >= 1 or None. Received: top_k={top_k}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"`top_p` must be in (0, 1] or None. Received: top_p={top_p}")
-
-
-def filter_logits(logits, top_k=None, top_p=None):
-    """Sets the excluded entries of `logits` to `-inf` (top-k, then top-p / nucleus).
-
-    `top_k` keeps the k largest logits of each row (ties at the k-th value are
-    all kept). `top_p` keeps the smallest set of most likely tokens whose total
-    probability reaches `p`; the most likely token is always kept, so the set
-    is never empty.
-
-    Args:
-        logits: `(..., vocab)`.
-        top_k: int >= 1 or None.
-        top_p: float in (0, 1] or None.
-
-    Returns:
-        A tensor like `logits`.
-
-    Example:
-    >>> filter_logits(np.log([[0.5, 0.3, 0.2]]), top_p=0.7)  # keeps 0.5 and 0.3
-    """
-    _check_sampling(top_k=top_k, top_p=top_p)
-    logits = ops.convert_to_tensor(logits)
-    neg_inf = ops.cast(float("-inf"), logits.dtype)
-    vocab = logits.shape[-1]
-    if top_k is not None and top_k < vocab:
-        kth = ops.top_k(logits, int(top_k), sorted=True)[0][..., -1:]  # (..., 1)
-        logits = ops.where(logits < kth, neg_inf, logits)
-    if top_p is not None and top_p < 1.0:
-        order = ops.argsort(-logits, axis=-1)  # most likely first
-        sorted_logits = ops.take_along_axis(logits, order, axis=-1)
-        probs = ops.softmax(sorted_logits, axis=-1)
-        before = ops.cumsum(probs, axis=-1) - probs  # probability of the tokens before each
-        keep_sorted = before < top_p  # the first token always has before == 0
-        ranks = ops.argsort(order, axis=-1)  # back to vocabulary order
-        keep = ops.take_along_axis(keep_sorted, ranks, axis=-1)
-        logits = ops.where(keep, logits, neg_inf)
-    return logits
-
-
-def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
-    """Picks the next token of each row: argmax when `temperature == 0`, else a sample.
-
-    Args:
-        logits: `(B, vocab)`, the scores of the next token.
-        temperature: float >= 0; logits are divided by it before the softmax.
-        top_k, top_p: see `filter_logits`.
-        rng: a `numpy.random.Generator` or an int seed (None: fresh entropy).
-
-    Returns:
-        int32 numpy array `(B,)`.
-    """
-    _check_sampling(temperature, top_k, top_p)
-    if temperature == 0:
-        return np.argmax(np.asarray(logits), axis=-1).astype("int32")
-    filtered = np.asarray(filter_logits(logits, top_k, top_p), dtype=np.float64) / temperature
-    filtered -= filtered.max(axis=-1, keepdims=True)
-    probs = np.exp(filtered)
-    cdf = np.cumsum(probs / probs.sum(axis=-1, keepdims=True), axis=-1)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    u = rng.random((cdf.shape[0], 1))
-    picks = (cdf < u).sum(axis=-1)
-    # Never past the last kept token (rounding in the cdf).
-    last_kept = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
-    return np.minimum(picks, last_kept).astype("int32")
-
-
-# GPT generation.
-
-
-def _maybe_compile(fn, *signature, jit_compile=False):
-    """A `tf.function` concrete function on the TensorFlow backend (else `fn` itself).
-
-    `signature`: (shape, dtype) per argument, a list of them for a list argument;
-    None dimensions let one trace serve every batch size and length. The
-    concrete function skips `tf.function`'s per-call dispatch on argument types,
-    which costs as much as a small model's decoding step.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return fn
-    import tensorflow as tf
-
-    def spec(s):
-        return [spec(x) for x in s] if isinstance(s, list) else tf.TensorSpec(*s)
-
-    specs = [spec(s) for s in signature]
-    compiled = tf.function(fn, input_signature=specs, jit_compile=jit_compile)
-    concrete = []
-
-    def call(*args):
-        if not concrete:  # trace on first use only
-            concrete.append(compiled.get_concrete_function())
-        return concrete[0](*args)
-
-    return call
+from .compiled import COMPILED, maybe_compile
+from .sampling import check_sampling, sample_next
 
 
 def _compiled(model):
@@ -150,7 +38,7 @@ def _compiled(model):
     the same at every step, and XLA fuses its many small ops (3x faster here);
     the other two see a new length at every call.
     """
-    fns = _COMPILED.setdefault(model, {})
+    fns = COMPILED.setdefault(model, {})
     if "full" not in fns:
 
         def full(ids, token_mask):
@@ -171,10 +59,10 @@ def _compiled(model):
             ids,
             ((None, 1, None), "bool"),
         )
-        fns["full"] = _maybe_compile(full, ids, ((None, None), "bool"))
-        fns["prefill"] = _maybe_compile(cached, *cached_signature)
-        fns["step"] = _maybe_compile(cached, *cached_signature, jit_compile=True)
-        fns["step_no_xla"] = _maybe_compile(cached, *cached_signature)
+        fns["full"] = maybe_compile(full, ids, ((None, None), "bool"))
+        fns["prefill"] = maybe_compile(cached, *cached_signature)
+        fns["step"] = maybe_compile(cached, *cached_signature, jit_compile=True)
+        fns["step_no_xla"] = maybe_compile(cached, *cached_signature)
     return fns
 
 
@@ -223,7 +111,7 @@ def generate(
     Returns:
         int32 numpy array `(B, T0 + max_new_tokens)`: the prompts, then the new tokens.
     """
-    _check_sampling(temperature, top_k, top_p)
+    check_sampling(temperature, top_k, top_p)
     prompt_ids = np.asarray(prompt_ids)
     if prompt_ids.ndim != 2 or prompt_ids.shape[1] < 1:
         raise ValueError(
@@ -313,153 +201,3 @@ class _Stepper:
             self.ids[:, t - 1 : t], self.cache, np.int32(t - 1), self.positions, self.key_mask
         )
         return logits
-
-
-# Translation: greedy and beam-search decoding with the decoder's key/value cache.
-
-
-def _check_decode_args(model, source_ids, max_len):
-    source_ids = np.asarray(source_ids)
-    if source_ids.ndim != 2:
-        raise ValueError(f"`source_ids` must have shape (B, S). Received: shape={source_ids.shape}")
-    if not 1 <= max_len <= model.max_len:
-        raise ValueError(
-            f"`max_len` must be in [1, model.max_len={model.max_len}]. Received: max_len={max_len}"
-        )
-    return source_ids
-
-
-def _seq2seq_fns(model):
-    fns = _COMPILED.setdefault(model, {})
-    if "step" not in fns:
-
-        def step(ids, context, context_mask, self_caches, cross_caches, index):
-            logits, self_caches = model.decode_step(
-                ids, context, context_mask, self_caches, cross_caches, index
-            )
-            return ops.log_softmax(logits[:, -1], axis=-1), self_caches
-
-        if not model.built:
-            model.build(((None, None), (None, None)))
-        d, heads = model.d_model, model.num_heads
-        layer_cache = [((None, 2, heads, None, d // heads),)] * len(model.decoder_blocks)
-        fns["step"] = _maybe_compile(
-            step,
-            ((None, None), "int32"),
-            ((None, None, d), "float32"),
-            ((None, 1, None), "bool"),
-            layer_cache,
-            layer_cache,
-            ((), "int32"),
-            jit_compile=True,
-        )
-    return fns
-
-
-def greedy_decode(model, source_ids, start_id, end_id, max_len):
-    """Translates by always taking the most likely next token (with the decoder cache).
-
-    Args:
-        model: a `Seq2SeqTransformer`.
-        source_ids: int `(B, S)`, right-padded with `model.pad_id`.
-        start_id, end_id: int, the target start and end tokens.
-        max_len: int, the longest output, `start_id` included (<= `model.max_len`).
-
-    Returns:
-        int32 numpy array `(B, L)`, `L <= max_len`: each row starts with `start_id`
-        and stops at its first `end_id`; what follows is `model.pad_id`. Decoding
-        stops early once every row has ended.
-    """
-    source_ids = _check_decode_args(model, source_ids, max_len)
-    batch = source_ids.shape[0]
-    context, context_mask = model.encode(source_ids)
-    self_caches, cross_caches = model.init_cache(context, max_len)
-    step = _seq2seq_fns(model)["step"]
-    out = np.full((batch, max_len), model.pad_id, "int32")
-    out[:, 0] = start_id
-    done = np.zeros(batch, bool)
-    for t in range(1, max_len):
-        log_probs, self_caches = step(
-            out[:, t - 1 : t], context, context_mask, self_caches, cross_caches, np.int32(t - 1)
-        )
-        nxt = np.argmax(np.asarray(log_probs), axis=-1)
-        out[:, t] = np.where(done, model.pad_id, nxt)
-        done |= nxt == end_id
-        if done.all():
-            return out[:, : t + 1]
-    return out
-
-
-def beam_search(model, source_ids, start_id, end_id, max_len, beam_size=4, length_penalty=0.6):
-    """Translates with beam search, keeping the `beam_size` most likely partial translations.
-
-    Every step extends each live hypothesis by every token and keeps the
-    `beam_size` best by total log-probability. A hypothesis that has produced
-    `end_id` stays in the beam unchanged (extended by padding at no cost). At
-    the end the hypothesis with the best `log_prob / ((5 + length) / 6) **
-    length_penalty` wins (Wu et al. 2016; `length_penalty=0` ranks by
-    log-probability alone). With `beam_size=1` this is exactly `greedy_decode`.
-
-    Args:
-        model, source_ids, start_id, end_id, max_len: as in `greedy_decode`.
-        beam_size: int >= 1.
-        length_penalty: float >= 0, the exponent `alpha` above.
-
-    Returns:
-        `(ids, scores)`: int32 `(B, L)` laid out as by `greedy_decode`, and the
-        float `(B,)` total log-probabilities of the chosen translations.
-    """
-    source_ids = _check_decode_args(model, source_ids, max_len)
-    if beam_size < 1:
-        raise ValueError(f"`beam_size` must be >= 1. Received: beam_size={beam_size}")
-    if length_penalty < 0:
-        raise ValueError(
-            f"`length_penalty` must be >= 0. Received: length_penalty={length_penalty}"
-        )
-    batch, k = source_ids.shape[0], beam_size
-    context, context_mask = model.encode(np.repeat(source_ids, k, axis=0))  # (B*K, S, D)
-    self_caches, cross_caches = model.init_cache(context, max_len)
-    step = _seq2seq_fns(model)["step"]
-
-    seqs = np.full((batch, k, max_len), model.pad_id, "int32")
-    seqs[:, :, 0] = start_id
-    scores = np.full((batch, k), -np.inf)
-    scores[:, 0] = 0.0  # one live hypothesis at the start, not k copies of it
-    done = np.zeros((batch, k), bool)
-    lengths = np.ones((batch, k), "int32")
-    t = 1
-    for t in range(1, max_len):
-        log_probs, self_caches = step(
-            seqs[:, :, t - 1].reshape(-1, 1),
-            context,
-            context_mask,
-            self_caches,
-            cross_caches,
-            np.int32(t - 1),
-        )
-        log_probs = np.asarray(log_probs, np.float64).reshape(batch, k, -1)
-        # A finished hypothesis has one continuation, padding, at no cost.
-        finished = np.full_like(log_probs, -np.inf)
-        finished[..., model.pad_id] = 0.0
-        log_probs = np.where(done[..., None], finished, log_probs)
-        vocab = log_probs.shape[-1]
-        candidates = (scores[..., None] + log_probs).reshape(batch, -1)  # (B, K*V)
-        best = np.argsort(-candidates, axis=-1, kind="stable")[:, :k]  # (B, K)
-        parent, token = best // vocab, best % vocab
-        scores = np.take_along_axis(candidates, best, axis=-1)
-        seqs = np.take_along_axis(seqs, parent[..., None], axis=1)
-        seqs[:, :, t] = token
-        was_done = np.take_along_axis(done, parent, axis=1)
-        lengths = np.take_along_axis(lengths, parent, axis=1) + ~was_done
-        done = was_done | (token == end_id)
-        flat_parent = (parent + np.arange(batch)[:, None] * k).reshape(-1)
-        self_caches = [ops.take(c, flat_parent, axis=0) for c in self_caches]
-        if done.all():
-            break
-
-    # Length-normalised choice among the final hypotheses.
-    normalised = scores / ((5.0 + lengths) / 6.0) ** length_penalty
-    normalised = np.where(np.isfinite(scores), normalised, -np.inf)
-    choice = np.argmax(normalised, axis=-1)
-    rows = np.arange(batch)
-    return seqs[rows, choice, : t + 1], scores[rows, choice]

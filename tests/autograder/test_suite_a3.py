@@ -15,7 +15,8 @@ from autograder.assignments.a3_gpt.suite import toy as toy_suite
 from autograder.assignments.a3_gpt.support import toy_lm
 from autograder.assignments.registry import get_suite
 from autograder.grading.plan import Outcome
-from course_lib.generate import filter_logits, generate
+from autograder.grading.site import group_site
+from course_lib.generation import filter_logits, generate
 from course_lib.layers import GPTBlock
 from course_lib.models import lm_loss
 
@@ -40,7 +41,7 @@ def test_suite_is_discovered_with_its_units():
         "generate",
     )
     assert suite.GIVEN_PACKAGES == ("course_lib",)
-    assert "course_lib.generate" in suite.FORBID and "course_lib" not in suite.FORBID
+    assert "course_lib.generation" in suite.FORBID and "course_lib" not in suite.FORBID
 
 
 def test_filter_mask_matches_course_lib_on_random_rows():
@@ -54,15 +55,15 @@ def test_filter_mask_matches_course_lib_on_random_rows():
         assert np.array_equal(variants_a3.filter_mask(logits, top_k, top_p), want)
 
 
-def test_support_filter_logits_is_course_libs():
-    """Is the copy injected into the generate job exactly course_lib's filter_logits?"""
-    rng = np.random.default_rng()
-    logits = rng.normal(0, 2.0, size=(5, 9)).astype("float32")
-    for top_k, top_p in ((None, None), (3, None), (None, 0.7), (4, 0.5), (20, 1e-6)):
-        np.testing.assert_array_equal(
-            np.asarray(SUPPORT.filter_logits(logits, top_k, top_p)),
-            np.asarray(filter_logits(logits, top_k, top_p)),
-        )
+def test_generate_job_gets_the_reference_filter_without_generate():
+    """Does the generate job ship course_lib's filter_logits, alone, instead of a copy?"""
+    plan = a3_gpt.plan(np.random.default_rng(0), {})
+    (group,) = [g for g in plan.groups if g.name == "generate"]
+    files = set(group_site(group))
+    assert "course_lib/generation/sampling.py" in files
+    assert "course_lib/generation/gpt.py" not in files
+    assert not toy_lm.__dict__.get("filter_logits")  # no copy in the support file
+    assert group.inject["filter_logits"] == "course_lib.generation.sampling:filter_logits"
 
 
 def test_boundary_row_is_exact_in_float32_and_safe_in_float64():
@@ -198,7 +199,7 @@ def test_imports_of_graded_references_are_reported_and_given_ones_are_not(tmp_pa
 
     cells = {
         "GPTBlock": "from course_lib.layers.gpt_block import GPTBlock\n",
-        "generate": "from course_lib.generate import generate\n",
+        "generate": "from course_lib.generation import generate\n",
         "GPT": "from course_lib.layers import FeedForward, MultiHeadAttention\n\nclass GPT: pass\n",
     }
     submission = read_notebook(write_submission(tmp_path, "student", "a3_gpt", cells))
@@ -206,7 +207,7 @@ def test_imports_of_graded_references_are_reported_and_given_ones_are_not(tmp_pa
     extraction = extract(submission, released, a3_gpt.GIVEN_PACKAGES)
     uses = forbidden_uses(extraction, a3_gpt.FORBID)
     assert uses["GPTBlock"] == ["course_lib.layers.gpt_block"]
-    assert uses["generate"] == ["course_lib.generate"]
+    assert uses["generate"] == ["course_lib.generation"]
     assert "GPT" not in uses
     # The plain cell that imports the given layers is dropped (the grader injects them).
     assert (

@@ -42,7 +42,7 @@ GIVEN_PACKAGES = ("course_lib",)
 # The given layers may be imported from course_lib; the references of graded units may not.
 FORBID = FORBIDDEN + (
     "course_lib.models",
-    "course_lib.generate",
+    "course_lib.generation",
     "course_lib.train",
     "course_lib.training",
     "course_lib.layers.gpt_block",

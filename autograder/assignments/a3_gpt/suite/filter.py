@@ -10,7 +10,7 @@ from autograder.assignments.a3_gpt.suite import hints as variants
 from autograder.grading.calls import arr, function
 from autograder.grading.compare import failed, passed
 from autograder.grading.plan import Check, Missing
-from course_lib.generate import filter_logits
+from course_lib.generation.sampling import filter_logits
 
 
 # filter_logits: hand-made rows with known answers. (label, rows, top_k, top_p, weight)

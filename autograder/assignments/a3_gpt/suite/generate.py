@@ -27,7 +27,7 @@ from autograder.grading.calls import arr, construct, function, obj
 from autograder.grading.compare import failed, passed
 from autograder.grading.numpy_models import softmax
 from autograder.grading.plan import Check, Group, Missing
-from autograder.grading.site import support_name, support_ref
+from autograder.grading.site import support_name
 
 UNIT = "generate"
 
@@ -239,7 +239,8 @@ def generate_group(rng):
         "generate",
         calls,
         inputs,
+        site_modules=("generation/sampling.py",),
         support=(toy_lm.__file__,),
-        inject={"filter_logits": support_ref(toy_lm.__file__, "filter_logits")},
+        inject={"filter_logits": "course_lib.generation.sampling:filter_logits"},
     )
     return group, checks

@@ -1,6 +1,6 @@
-"""Sandbox support for the a3_gpt suite: a toy language model and the reference `filter_logits`.
+"""Sandbox support for the a3_gpt suite: a toy language model for the student's `generate`.
 
-Shipped into the generate job as `grader_support.a3_support` (see `Group.support`):
+Shipped into the generate job as `grader_support.toy_lm` (see `Group.support`):
 
 - `ToyLM`, a tiny causal language model built from the grader's random weights, handed to
   the student's `generate` with `obj(...)`. Its logits at position t depend on every token
@@ -8,8 +8,8 @@ Shipped into the generate job as `grader_support.a3_support` (see `Group.support
   that does not crop the context to the model's last `max_len` tokens fails or drifts.
 - `toy_logits_np`, the same model in float64 NumPy: the parent recomputes greedy paths and
   the logits behind every sampled token with it.
-- `filter_logits`, a copy of `course_lib.generate.filter_logits` (keras.ops only), injected
-  as the student's dependency so the reference generate module is never in the jail.
+(The reference `filter_logits` the job injects is shipped from course_lib/generation/sampling.py,
+which holds no `generate`.)
 """
 
 import keras
@@ -64,23 +64,3 @@ class ToyLM(keras.Model):
         means = ops.cumsum(e, axis=1) / steps
         h = ops.tanh(means + e + self.positions[None, : ops.shape(ids)[1]])
         return ops.matmul(h, self.kernel) + self.bias
-
-
-def filter_logits(logits, top_k=None, top_p=None):
-    """`course_lib.generate.filter_logits`: excluded entries become -inf (top-k, then top-p)."""
-    logits = ops.convert_to_tensor(logits)
-    neg_inf = ops.cast(float("-inf"), logits.dtype)
-    vocab = logits.shape[-1]
-    if top_k is not None and top_k < vocab:
-        kth = ops.top_k(logits, int(top_k), sorted=True)[0][..., -1:]  # (..., 1)
-        logits = ops.where(logits < kth, neg_inf, logits)
-    if top_p is not None and top_p < 1.0:
-        order = ops.argsort(-logits, axis=-1)  # most likely first
-        sorted_logits = ops.take_along_axis(logits, order, axis=-1)
-        probs = ops.softmax(sorted_logits, axis=-1)
-        before = ops.cumsum(probs, axis=-1) - probs  # probability of the tokens before each
-        keep_sorted = before < top_p
-        ranks = ops.argsort(order, axis=-1)  # back to vocabulary order
-        keep = ops.take_along_axis(keep_sorted, ranks, axis=-1)
-        logits = ops.where(keep, logits, neg_inf)
-    return logits

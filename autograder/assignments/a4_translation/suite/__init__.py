@@ -34,7 +34,7 @@ GIVEN_PACKAGES = ("course_lib",)
 # sandbox's runtime forbid would disable the reference injected into the Seq2Seq job.
 FORBID = FORBIDDEN + (
     "course_lib.models",
-    "course_lib.generate",
+    "course_lib.generation",
     "course_lib.layers.TransformerDecoderBlock",
     "course_lib.layers.transformer_decoder_block",
 )

@@ -2,8 +2,9 @@
 
 `greedy_decode` runs in the sandbox on models built there from `support/toy_models.py`:
 `RunningSumModel`, a toy whose greedy output the grader chooses (rows that end at chosen
-steps, one that never ends), and `ReferenceSeq2Seq` with the weights of a course_lib
-`Seq2SeqTransformer`. Rows are compared up to and including their first end_id.
+steps, one that never ends), and course_lib's `Seq2SeqTransformer` (shipped from
+course_lib/models/seq2seq.py: greedy_decode is not graded by it) with the grader's weights.
+Rows are compared up to and including their first end_id.
 """
 
 import warnings
@@ -13,7 +14,6 @@ import numpy as np
 from autograder.assignments.a4_translation.suite import hints as variants
 from autograder.assignments.a4_translation.suite.models import (
     DECODE_LAYERS,
-    DECODER_SITE,
     FF_DIM,
     GIVEN_INJECT,
     GIVEN_SITE,
@@ -147,7 +147,7 @@ def _reference_decode_case(rng, max_len, attempts=40):
 
     Candidates are decoded with the float64 numpy model (fast); the chosen one is decoded
     again with the course_lib `Seq2SeqTransformer`, which must agree (it is the reference;
-    tests/autograder/test_suite_a4.py also checks `course_lib.generate.greedy_decode`).
+    tests/autograder/test_suite_a4.py also checks `course_lib.generation.greedy_decode`).
     The end_id is chosen after decoding (the greedy path does not depend on it) among
     tokens whose first occurrences end the rows at different steps (or not at all). Large
     embeddings keep the random model from repeating one token.
@@ -261,7 +261,7 @@ def decode_group(rng, expected):
     calls += [
         construct(
             "gd_ref_model",
-            support_name(toy_models.__file__, "ReferenceSeq2Seq"),
+            "site:course_lib.models.seq2seq:Seq2SeqTransformer",
             model_kwargs,
             [[arr("gd_src"), arr("gd_tgt0")]],
             names,
@@ -288,7 +288,7 @@ def decode_group(rng, expected):
         "decode",
         calls,
         inputs,
-        site_modules=GIVEN_SITE + (DECODER_SITE,),
+        site_modules=GIVEN_SITE + ("models/seq2seq.py",),
         inject=dict(GIVEN_INJECT),
         support=(toy_models.__file__,),
     )

@@ -12,7 +12,6 @@ from autograder.grading.calls import arr, call, construct
 from autograder.grading.checks import all_of, close
 from autograder.grading.compare import failed, passed
 from autograder.grading.plan import Check, Group, clean_traceback
-from autograder.grading.site import support_ref
 from autograder.grading.weights import (
     add_weights,
     dense_weights,
@@ -84,8 +83,9 @@ def patch_group(rng, expected):
         "patch_embedding",
         calls,
         inputs,
+        site_modules=("layers/patches.py",),
         support=(SUPPORT,),
-        inject={"extract_patches": support_ref(SUPPORT, "extract_patches")},
+        inject={"extract_patches": "course_lib.layers.patches:extract_patches"},
     )
     return group, checks
 

@@ -1,9 +1,5 @@
-"""Grading support for a5_vit, shipped into the sandbox as `grader_support.a5_support`.
+"""Grading support for a5_vit, shipped into the sandbox as `grader_support.weights`.
 
-- `extract_patches`: the reference, injected into the PatchEmbedding job instead of shipping
-  `course_lib/layers/patch_embedding.py` (which also holds the reference `PatchEmbedding`, the
-  unit graded there). A copy of `course_lib.layers.extract_patches`;
-  tests/autograder/test_suite_a5.py checks that the two agree.
 - `assign(obj, path, value)`: copies a grader weight into a weight attribute (`cls_token`,
   `position_embedding`), which a construct call's `weights` (`Layer.set_weights`) cannot reach.
 - `set_layer(obj, path, *arrays)`: sets a sublayer's weights, building it first if unused.
@@ -15,18 +11,6 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from keras import ops
-
-
-def extract_patches(images, patch_size):
-    """`(B, H, W, C)` -> `(B, N, P*P*C)`: row-major patches, each in (row, col, channel) order."""
-    images = ops.convert_to_tensor(images)
-    _, height, width, channels = images.shape
-    batch = ops.shape(images)[0]
-    rows, cols = height // patch_size, width // patch_size
-    x = ops.reshape(images, (batch, rows, patch_size, cols, patch_size, channels))
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (B, rows, cols, P, P, C)
-    return ops.reshape(x, (batch, rows * cols, patch_size * patch_size * channels))
 
 
 def _walk(obj, path):

@@ -34,6 +34,7 @@ UNITS = (
 GIVEN_PACKAGES = ("course_lib",)
 FORBID = FORBIDDEN + (
     "course_lib.data.images",
+    "course_lib.data.image_file",
     "course_lib.data.load_and_preprocess_image",
     "course_lib.data.make_image_dataset",
     "course_lib.data.image_dataset_from_files",

@@ -17,7 +17,7 @@ from autograder.grading.calls import function, obj
 from autograder.grading.compare import compare, failed, passed
 from autograder.grading.plan import Check, Group, Missing
 from autograder.grading.weights import to_np
-from course_lib.data.images import load_and_preprocess_image
+from course_lib.data.image_file import load_and_preprocess_image
 
 DS_SIZE, DS_BATCH, DS_COUNT = 4, 4, 11  # 11 images in batches of 4: sizes 4, 4, 3
 DS_DIR = f"{IMAGE_DIR}/dataset"
@@ -76,8 +76,9 @@ def dataset_group(rng, expected):
         "dataset",
         calls,
         inputs,
+        site_modules=("data/image_file.py",),
         support=SUPPORT,
-        inject={"load_and_preprocess_image": "grader_support.a6_support:load_and_preprocess_image"},
+        inject={"load_and_preprocess_image": "course_lib.data.image_file:load_and_preprocess_image"},
     )
     return group, checks
 

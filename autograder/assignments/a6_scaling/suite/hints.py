@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from autograder.assignments.a6_scaling.support import measure as support
-from course_lib.data.images import load_and_preprocess_image
+from course_lib.data.image_file import load_and_preprocess_image
 
 # The optimizer the notebook fixes for train_with_strategy.
 LEARNING_RATE, MOMENTUM = 0.05, 0.9

@@ -1,13 +1,11 @@
-"""Grader-side helpers for a6_scaling, shipped into the jail as `grader_support.a6_support`.
+"""Grader-side helpers for a6_scaling, shipped into the jail as `grader_support.measure`.
 
-Trusted code that runs next to the submission (it must not import course_lib: the jail
-has none). The parent imports the same module to write the same files and build the same
-datasets, so both sides see identical inputs:
+Trusted code that runs next to the submission (it imports no course_lib module, so the
+groups that ship it need no reference). The parent imports the same module to write the
+same files and build the same datasets, so both sides see identical inputs:
 
 - `write_images`: PNG and JPEG files from uint8 arrays (written by TensorFlow's encoders,
   decoded by the same TensorFlow on both sides).
-- `load_and_preprocess_image`: a copy of `course_lib.data.images.load_and_preprocess_image`
-  (a test checks they agree), injected when `make_image_dataset` is graded.
 - `dataset_arrays`: iterates a submission's dataset and returns plain arrays.
 - `big_dataset`, `FixedModel`, `memory_start`, `memory_peak`: the memory-bounded
   evaluation: a lazily generated dataset several times the memory budget, a model whose
@@ -45,15 +43,6 @@ def write_images(directory=IMAGE_DIR, **images):
             data, filename = tf.io.encode_png(array), name.removesuffix("_png") + ".png"
         with open(os.path.join(directory, filename), "wb") as f:
             f.write(data.numpy())
-
-
-def load_and_preprocess_image(path, image_size):
-    """The reference: decode to 3 channels, float in [0, 1], bilinear resize, then [-1, 1]."""
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    image = tf.image.convert_image_dtype(image, tf.float32)  # [0, 1]
-    image = tf.image.resize(image, (image_size, image_size))
-    return image * 2.0 - 1.0
 
 
 # Datasets --------------------------------------------------------------------------------
