@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import grading
+from benchmarks import grading, grading_class
 
 A2 = "a2_transformer"
 
@@ -20,7 +20,7 @@ def _cells(path):
 
 def test_class_cycles_through_every_kind_in_nbgrader_layout(tmp_path):
     """Does the course hold nbgrader's config, the source, and each kind of submission, edited?"""
-    labels = grading.build_course(tmp_path, 10)
+    labels = grading_class.build_course(tmp_path, 10)
     assert len(labels) == 10
     assert (tmp_path / "nbgrader_config.py").read_text() == (
         grading.REPO / "nbgrader_config.py"
