@@ -5,6 +5,7 @@ python -m autograder grade a1_attention submitted/ --out build/grades/a1 --jobs 
 python -m autograder grade a1_attention submitted/ --out build/grades/a1 \
     --due "2026-03-02 00:00:00 UTC" --late-policy percent-per-day:10
 python -m autograder validate assignments/a1_attention/a1_attention.ipynb
+python -m autograder audit a3_gpt              # what the suite catches, on its catalog
 python -m autograder gradescope a1_attention --out build/gradescope/a1_attention.zip
 python -m autograder demo --out build/demo
 """
@@ -17,7 +18,7 @@ from autograder.submissions import SubmissionsError
 
 
 def release(args):
-    from autograder import course
+    from autograder import settings as course
     from autograder.release import release_assignment
 
     try:
@@ -38,8 +39,10 @@ def release(args):
 def grade(args):
     import tempfile
 
-    from autograder import pipeline, reports
-    from autograder.late import LatePolicy
+    from autograder import batch
+    from autograder.course import REPO
+    from autograder.reports import results as reports
+    from autograder.reports.late import LatePolicy
 
     try:
         policy = LatePolicy.parse(args.due, args.late_policy)
@@ -56,7 +59,7 @@ def grade(args):
             from autograder.gradescope import answers_notebook
 
             extra["source_root"] = answers_notebook(args.answers, tmp, args.assignment)
-        rows = pipeline.grade(
+        rows = batch.grade(
             args.assignment,
             args.submissions,
             args.out,
@@ -74,13 +77,13 @@ def grade(args):
         f"\ngrades: {out / 'grades.csv'}\nper student: {out}/<student>/results.json, feedback.html"
     )
     if args.gradebook:
-        from autograder import gradebook
+        from autograder.reports import gradebook
 
         name = f"{args.assignment}.ipynb"
         summary = gradebook.record(
             args.gradebook,
             args.assignment,
-            pipeline.REPO / "assignments" / args.assignment / name,
+            REPO / "assignments" / args.assignment / name,
             out,
             submitted=args.submissions,
             force=args.force,
@@ -121,8 +124,23 @@ def demo(args):
     )
 
 
+def audit(args):
+    from autograder import audit as audit_mod
+    from autograder.reports.audit_text import format_report
+
+    reports = audit_mod.audit_assignment(
+        args.assignment, args.out or f"build/audit/{args.assignment}", jobs=args.jobs
+    )
+    for report in reports:
+        print(format_report(report), end="\n\n")
+    if args.json:
+        audit_mod.write_json(reports, args.json)
+    return 1 if any(r.problems for r in reports) else 0
+
+
 def validate(args):
-    from autograder import notebook as nb_mod
+    from autograder.notebook import read as nb_mod
+    from autograder.notebook.validate import validate as validate_notebook
 
     path = Path(args.notebook)
     assignment = args.assignment or path.stem
@@ -132,7 +150,7 @@ def validate(args):
     except nb_mod.NotebookError as err:
         print(f"error: {err}")
         return 1
-    problems = nb_mod.validate(submission, nb_mod.read_notebook(released), filename=path.name)
+    problems = validate_notebook(submission, nb_mod.read_notebook(released), filename=path.name)
     for note in submission.notes:
         print(f"note: {note}")
     for problem in problems:
@@ -248,6 +266,15 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     add_isolation_arguments(p)
     p.set_defaults(func=demo)
+
+    p = sub.add_parser(
+        "audit", help="grade the assignment's catalog of bugs; report what each check catches"
+    )
+    p.add_argument("assignment")
+    p.add_argument("--out", help="where the catalog class is graded (default: build/audit/<a>)")
+    p.add_argument("--jobs", type=int, default=2, help="sandboxes at once (default: %(default)s)")
+    p.add_argument("--json", metavar="PATH", help="also write the reports as JSON")
+    p.set_defaults(func=audit)
 
     p = sub.add_parser("validate", help="check a notebook before submitting it")
     p.add_argument("notebook")

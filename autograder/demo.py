@@ -24,15 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-from autograder import demo_class, gradebook, reports
+from autograder import demo_class
+from autograder.assignments.registry import ASSIGNMENTS
+from autograder.batch import grade
 from autograder.gradescope import build_archive
-from autograder.late import LatePolicy
-from autograder.pipeline import grade
 from autograder.release import release_assignment
-from autograder.suites import SUITES
+from autograder.reports import gradebook
+from autograder.reports import results as reports
+from autograder.reports.late import LatePolicy
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = SUITES  # every assignment with a grading suite, in course order
 DUEDATE = "2026-03-02 00:00:00.000000 UTC"  # the demo class's LATE student submits after it
 # nbgrader's LateSubmissionPlugin.penalty_method: applied in the gradebook and in grades.csv.
 LATE_PENALTY = "zero"

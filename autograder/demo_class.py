@@ -2,78 +2,24 @@
 
 Per assignment: the reference (the released notebook with the solution's code in
 its solution cells), an empty stub (the released notebook as is), one adversarial
-submission, a few realistic bugs (taken from the grading catalogs in
-tests/autograder: written out here for a1/a2, read from the catalog module
-`tests/autograder/test_catalog_<a>.py` for later assignments, one bug per unit), and a
-student whose folder holds no notebook.
+submission, four realistic bugs (from the assignment's grading catalog,
+`autograder/assignments/<a>/catalog/`, spread over its units), and a student whose
+folder holds no notebook.
 
 Every notebook gets nbgrader's `timestamp.txt`; one student submits late.
 """
 
 import copy
-import importlib
 import json
 from pathlib import Path
+
+from autograder import catalog
+from autograder.assignments.registry import get_catalog
+from autograder.catalog import replace_cells
 
 TIMESTAMP = "2026-03-01 12:00:00.000000 UTC"
 LATE_TIMESTAMP = "2026-03-03 09:30:00.000000 UTC"
 
-
-def _sdpa(scale="ops.sqrt(d_k)", mask="where"):
-    where = {
-        "where": "ops.where(ops.cast(mask, 'bool'), logits, ops.full_like(logits, -1e9))",
-        "inverted": "ops.where(ops.cast(mask, 'bool'), ops.full_like(logits, -1e9), logits)",
-    }[mask]
-    return (
-        "def scaled_dot_product_attention(query, key, value, mask=None):\n"
-        "    query, key, value = (ops.convert_to_tensor(t) for t in (query, key, value))\n"
-        "    d_k = ops.cast(ops.shape(query)[-1], query.dtype)\n"
-        f"    logits = ops.matmul(query, ops.swapaxes(key, -1, -2)) / ({scale})\n"
-        "    if mask is not None:\n"
-        f"        logits = {where}\n"
-        "    weights = ops.softmax(logits, axis=-1)\n"
-        "    return ops.matmul(weights, value), weights\n"
-    )
-
-
-# Cell replacements on the solved notebook: {student: {grade_id: new source}}.
-A1_BUGS = {
-    "bug_no_scale": {"scaled_dot_product_attention": _sdpa(scale="1.0")},
-    "bug_mask_inverted": {"scaled_dot_product_attention": _sdpa(mask="inverted")},
-    "bug_causal_diagonal_excluded": {
-        "causal_mask": "def causal_mask(length):\n"
-        "    return np.tril(np.ones((length, length), bool), k=-1)\n"
-    },
-    "bug_padding_true_at_pads": {
-        "padding_mask": "def padding_mask(token_ids, pad_id=0):\n"
-        "    return ops.equal(ops.convert_to_tensor(token_ids), pad_id)[:, None, :]\n"
-    },
-}
-
-# Text edits of solution cells: {student: (grade_id, old, new)} (from tests/autograder/test_suite_a2.py).
-A2_EDITS = {
-    "bug_merge_no_transpose": (
-        "merge_heads",
-        "    x = ops.transpose(x, (0, 2, 1, 3))  # (B, T, H, Dh)\n    shape = ops.shape(x)\n"
-        "    return ops.reshape(x, (shape[0], shape[1], shape[2] * shape[3]))",
-        "    shape = ops.shape(x)\n    return ops.reshape(x, (shape[0], shape[2], shape[1] * shape[3]))",
-    ),
-    "bug_pre_norm": (
-        "TransformerEncoderBlock",
-        "        attended = self.attention(x, x, attention_mask=attention_mask, training=training)\n"
-        "        x = self.norm1(x + self.drop1(attended, training=training))\n",
-        "        h = self.norm1(x)\n"
-        "        attended = self.attention(h, h, attention_mask=attention_mask, training=training)\n"
-        "        x = x + self.drop1(attended, training=training)\n"
-        "        x = x + self.drop2(self.ffn(self.norm2(x), training=training), training=training)\n"
-        "        return x\n",
-    ),
-    "bug_concat_positions": (
-        "positional_encoding",
-        "    table[:, 0::2] = np.sin(angles)\n    table[:, 1::2] = np.cos(angles)\n",
-        "    table = np.concatenate([np.sin(angles), np.cos(angles)], axis=-1)\n",
-    ),
-}
 
 # Adversarial: fakes that try to fool the comparisons (built on the released notebook).
 ADVERSARIAL = {
@@ -138,29 +84,9 @@ def _grade_id(cell):
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def replace_cells(nb, replacements):
-    """A copy of notebook dict `nb` with the sources of cells `{grade_id: source}` replaced."""
-    nb = copy.deepcopy(nb)
-    todo = dict(replacements)
-    for cell in nb["cells"]:
-        gid = _grade_id(cell)
-        if gid in todo:
-            cell["source"] = todo.pop(gid)
-            if cell["cell_type"] == "code":
-                cell["outputs"] = []
-    if todo:
-        raise KeyError(f"no cell with grade_id {sorted(todo)}")
-    return nb
-
-
 def solved_notebook(solution_path, released_path):
     """The released notebook with the solution's code in its solution cells."""
-    sources = {
-        _grade_id(cell): cell["source"]
-        for cell in _load(solution_path)["cells"]
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-    }
-    return replace_cells(_load(released_path), sources)
+    return catalog.solved_notebook(None, solution_path, released_path)
 
 
 def edit_cell(nb, grade_id, old, new):
@@ -192,16 +118,10 @@ def class_notebooks(assignment, solution_path, released_path):
     solved = solved_notebook(solution_path, released_path)
     released = _load(released_path)
     notebooks = {REFERENCE: ("the solution", solved), STUB: ("the released notebook", released)}
-    bugs = []
-    if assignment == "a1_attention":
-        bugs = [(name, replace_cells(solved, cells)) for name, cells in A1_BUGS.items()]
-    elif assignment == "a2_transformer":
-        bugs = [(name, edit_cell(solved, *edit)) for name, edit in A2_EDITS.items()]
-    else:
-        bugs = [
-            (name, replace_cells(solved, cells))
-            for name, cells in catalog_bugs(assignment, _units(released))
-        ]
+    bugs = [
+        (name, replace_cells(solved, cells))
+        for name, cells in catalog_bugs(assignment, _units(released))
+    ]
     for student, (label, nb) in zip(BUGGY, bugs, strict=False):
         notebooks[student] = (label, nb)
     if assignment in ADVERSARIAL:
@@ -227,17 +147,10 @@ def catalog_bugs(assignment, units, count=4):
     """`[(bug name, {grade_id: source})]` from the grading catalog, spread over `units` in order.
 
     Takes bugs that edit one cell, round robin over the units (first the first bug of each
-    unit, then the second...). Empty when the catalog cannot be imported (a checkout
-    without the test dependencies).
+    unit, then the second...).
     """
-    try:
-        catalog = importlib.import_module(
-            f"tests.autograder.test_catalog_{assignment.split('_')[0]}"
-        )
-    except ImportError:
-        return []
     per_unit = {unit: [] for unit in units}
-    for name, (cells, _phrases) in sorted(catalog.BUGS.items()):
+    for name, (cells, _phrases) in sorted(get_catalog(assignment).bugs.items()):
         if len(cells) == 1 and next(iter(cells)) in per_unit:
             per_unit[next(iter(cells))].append((name, cells))
     picked, depth = [], 0

@@ -40,63 +40,16 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import pipeline
-from autograder.course import tomllib
+from autograder import batch
+from autograder.reports.results import write_atomic
+from autograder.settings import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
+IMAGE = Path(__file__).resolve().parent / "gradescope_image"  # setup.sh and run_autograder
 DEFAULT_ROOT = "/autograder"
 STUDENT = "student"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 CONFIG = {"hidden_visibility": "after_due_date", "allow_unisolated": False}
-
-SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image (Ubuntu).
-set -euo pipefail
-cd /autograder/source
-export DEBIAN_FRONTEND=noninteractive
-supported() { "$1" -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 13)' 2>/dev/null; }
-find_python() {
-    for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
-        if command -v "$candidate" >/dev/null && supported "$candidate"; then
-            command -v "$candidate"; return
-        fi
-    done
-}
-PY="$(find_python)"
-if [ -z "$PY" ]; then  # a minimal image without Python: the distribution's python3
-    apt-get update
-    apt-get install -y --no-install-recommends python3 python3-venv ca-certificates
-    PY="$(find_python)"
-fi
-if [ -z "$PY" ]; then  # an older Ubuntu: Python 3.11 from the deadsnakes PPA
-    apt-get install -y software-properties-common
-    add-apt-repository -y ppa:deadsnakes/ppa
-    apt-get update
-    apt-get install -y python3.11 python3.11-venv
-    PY=python3.11
-fi
-if ! "$PY" -c 'import ensurepip' 2>/dev/null; then  # Debian and Ubuntu ship venv apart
-    apt-get update
-    apt-get install -y "$(basename "$PY")-venv" || apt-get install -y python3-venv
-fi
-if ! ldconfig -p | grep -q 'libseccomp.so.2 '; then  # the sandbox's seccomp filter
-    apt-get update
-    apt-get install -y libseccomp2
-fi
-"$PY" -m venv /autograder/venv
-/autograder/venv/bin/pip install --no-cache-dir --upgrade "pip==24.3.1"
-/autograder/venv/bin/pip install --no-cache-dir -c constraints.txt -r requirements.txt
-"""
-
-RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for every submission; it writes $ROOT/results/results.json.
-set -euo pipefail
-ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
-PY="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
-cd "$ROOT/source"
-export PYTHONPATH="$ROOT/source" TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=tensorflow
-exec "$PY" -m autograder.gradescope run {assignment} --root "$ROOT"
-"""
 
 
 # Building the archive -------------------------------------------------------------
@@ -114,7 +67,7 @@ def grading_requirements(pyproject=REPO / "pyproject.toml"):
 
 def answer_keys(solution_notebook):
     """`{answer_<id>: sorted letters}` from the solution notebook (no execution)."""
-    from autograder.suites.base import solution_answers
+    from autograder.grading.checks import solution_answers
 
     nb = nbformat.read(str(solution_notebook), as_version=4)
     return {k: sorted(v) for k, v in sorted(solution_answers(nb).items())}
@@ -123,7 +76,7 @@ def answer_keys(solution_notebook):
 def answers_notebook(answers, folder, assignment):
     """Writes `folder/<assignment>/<assignment>.ipynb` holding only the answer cells; returns `folder`.
 
-    `pipeline.Course` reads the keys from a solution notebook: this one carries
+    `autograder.course.Course` reads the keys from a solution notebook: this one carries
     nothing else, so an archive or a run needs no solution code.
     """
     if not isinstance(answers, dict):
@@ -139,15 +92,18 @@ def answers_notebook(answers, folder, assignment):
     return Path(folder)
 
 
-def _package_files(package, include=None):
-    root = REPO / package
+def _grader_files(assignment):
+    """The grader's files for `assignment`: the engine and that assignment's suite and
+    support files (not its catalog, not the notebook source, no other assignment)."""
+    root = REPO / "autograder"
+    folders = root / "assignments"
     for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(REPO)
-        if "__pycache__" in rel.parts:
+        if "__pycache__" in path.parts:
             continue
-        if include and not any(str(rel).startswith(prefix) for prefix in include):
-            continue
-        yield path, str(rel)
+        parts = path.relative_to(folders).parts if path.is_relative_to(folders) else ()
+        if len(parts) > 1 and (parts[0] != assignment or parts[1] == "catalog"):
+            continue  # another assignment's folder, or a catalog
+        yield path, str(path.relative_to(REPO))
 
 
 def reference_modules(assignment):
@@ -156,7 +112,7 @@ def reference_modules(assignment):
 
     probe = (
         "import importlib, json, sys\n"
-        f"importlib.import_module('autograder.suites.{assignment}')\n"
+        f"importlib.import_module('autograder.assignments.{assignment}.suite')\n"
         "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()\n"
         "    if n.partition('.')[0] == 'course_lib' and getattr(m, '__file__', None))))\n"
     )
@@ -196,7 +152,7 @@ def build_archive(
         raise ValueError(
             f"hidden_visibility must be one of {VISIBILITIES}. Received: {hidden_visibility!r}"
         )
-    from autograder.suites import get_suite
+    from autograder.assignments.registry import get_suite
 
     get_suite(assignment)  # a clear KeyError for an assignment without a suite
     name = f"{assignment}.ipynb"
@@ -210,15 +166,16 @@ def build_archive(
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_zip.with_name(out_zip.name + ".tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
-        _add(zf, "setup.sh", SETUP_SH, executable=True)
-        _add(zf, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment), executable=True)
+        _add(zf, "setup.sh", (IMAGE / "setup.sh").read_text(), executable=True)
+        run_autograder = (IMAGE / "run_autograder").read_text().replace("ASSIGNMENT", assignment)
+        _add(zf, "run_autograder", run_autograder, executable=True)
         _add(zf, "requirements.txt", "\n".join(grading_requirements()) + "\n")
         _add(zf, "constraints.txt", Path(lock).read_text(encoding="utf-8"))
         _add(zf, "answers.json", json.dumps(answers, indent=1) + "\n")
         config = {"hidden_visibility": hidden_visibility, "allow_unisolated": allow_unisolated}
         _add(zf, "config.json", json.dumps(config, indent=1) + "\n")
         _add(zf, f"assignments/{assignment}/{name}", released.read_bytes())
-        for path, rel in _package_files("autograder"):
+        for path, rel in _grader_files(assignment):
             _add(zf, rel, path.read_bytes())
         for rel in reference_modules(assignment):
             _add(zf, rel, (REPO / rel).read_bytes())
@@ -250,7 +207,7 @@ def run(assignment, root=None, *, jobs=2, isolation="auto"):
             shutil.copy(nb, folder / nb.name)
         sources = answers_notebook(source / "answers.json", work / "answers", assignment)
         out = root / "results-tmp"
-        pipeline.grade(
+        batch.grade(
             assignment,
             work / "submitted",
             out,
@@ -269,7 +226,7 @@ def run(assignment, root=None, *, jobs=2, isolation="auto"):
     for test in results["tests"]:
         test["visibility"] = config["hidden_visibility"]
     (root / "results").mkdir(parents=True, exist_ok=True)
-    pipeline.reports.write_atomic(root / "results" / "results.json", json.dumps(results, indent=1))
+    write_atomic(root / "results" / "results.json", json.dumps(results, indent=1))
     return results
 
 

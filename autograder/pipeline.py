@@ -4,32 +4,27 @@
          -> write sandbox jobs -> [run all jobs in the sandbox, in parallel]
          -> score -> write reports
 
+`autograder.batch.grade` runs a whole class through these steps (resumably); `Course`
+(autograder.course) is what the steps know about the assignment.
+
 The trusted parent never imports or executes student code and never unpickles
 anything: the sandbox returns plain arrays and the checks compare them here.
 """
 
 import dataclasses
 import hashlib
-import json
-import os
-import shutil
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from autograder import extract as extract_mod
-from autograder import notebook as nb_mod
-from autograder import reports
-from autograder.sandbox import Limits, write_job
-from autograder.submissions import find_submissions
-from autograder.suites import get_suite
-from autograder.suites.base import Outcome, group_site, solution_answers
+from autograder.grading.plan import Outcome
+from autograder.grading.site import group_site
+from autograder.notebook import extract as extract_mod
+from autograder.notebook import read as read_mod
+from autograder.notebook import scan
+from autograder.notebook.validate import validate
+from autograder.sandbox import write_job
 
-REPO = Path(__file__).resolve().parents[1]
-STATE_FILE = ".grader-state.json"
 OUTPUT_CAP = 4000
 
 
@@ -76,7 +71,7 @@ class Context:
     assignment: str
     student: str
     path: Path | None
-    course: "Course"
+    course: object  # an autograder.course.Course
     work: Path
     result: StudentResult
     notebook: object = None
@@ -87,53 +82,6 @@ class Context:
     done: bool = False  # a step decided the outcome (e.g. unreadable notebook)
 
 
-@dataclasses.dataclass
-class Course:
-    """What the grader needs to know about one assignment, read once."""
-
-    assignment: str
-    released: object
-    answers: dict
-    unit_points: dict
-    suite: object
-    secret: bytes
-    limits: Limits
-    hide: tuple = ()  # extra host paths hidden from every sandbox job
-    plan: object = None  # the suite's plan for this run, shared by every student
-
-    @classmethod
-    def load(
-        cls,
-        assignment,
-        *,
-        secret,
-        source_root=REPO / "solutions",
-        release_root=REPO / "assignments",
-        limits=None,
-    ):
-        name = f"{assignment}.ipynb"
-        released = nb_mod.read_notebook(Path(release_root) / assignment / name)
-        solution = nb_mod.read_notebook(Path(source_root) / assignment / name)
-        points = {}
-        for cell in released.cells:
-            gid = nb_mod.grade_id(cell)
-            if nb_mod.is_grade(cell) and gid and gid.startswith("test_"):
-                points[gid[len("test_") :]] = float(nb_mod.nbgrader_meta(cell).get("points", 0))
-        return cls(
-            assignment,
-            released,
-            solution_answers(solution.nb),
-            points,
-            get_suite(assignment),
-            secret,
-            limits or Limits(),
-        )
-
-    @property
-    def max_score(self):
-        return sum(self.unit_points.values())
-
-
 # Steps before the sandbox ---------------------------------------------------------
 
 
@@ -142,8 +90,8 @@ def read_step(ctx):
         ctx.done = True
         return
     try:
-        ctx.notebook = nb_mod.read_notebook(ctx.path)
-    except nb_mod.NotebookError as err:
+        ctx.notebook = read_mod.read_notebook(ctx.path)
+    except read_mod.NotebookError as err:
         ctx.result.status = "unreadable"
         ctx.result.notes.append(str(err))
         ctx.done = True
@@ -152,7 +100,7 @@ def read_step(ctx):
 
 
 def validate_step(ctx):
-    for problem in nb_mod.validate(ctx.notebook, ctx.course.released, filename=ctx.path.name):
+    for problem in validate(ctx.notebook, ctx.course.released, filename=ctx.path.name):
         ctx.result.notes.append(problem.message)
 
 
@@ -172,7 +120,7 @@ def extract_step(ctx):
 
 
 def forbidden_step(ctx):
-    uses = extract_mod.forbidden_uses(ctx.extraction, ctx.course.suite.FORBID)
+    uses = scan.forbidden_uses(ctx.extraction, ctx.course.suite.FORBID)
     for unit, names in uses.items():
         if unit in ctx.course.unit_points:
             ctx.unit_problems.setdefault(
@@ -183,7 +131,7 @@ def forbidden_step(ctx):
             ctx.result.notes.append(
                 f"Cell {unit} uses {', '.join(names)}, which is not allowed in this assignment."
             )
-    flags = extract_mod.suspicious_uses(ctx.extraction)
+    flags = scan.suspicious_uses(ctx.extraction)
     if flags:  # no points are taken off: an instructor looks at it
         found = "; ".join(f"cell {label}: {', '.join(names)}" for label, names in flags.items())
         ctx.result.flags = sorted({name for names in flags.values() for name in names})
@@ -303,171 +251,3 @@ def zero_result(ctx):
         TestResult(f"{unit}", 0.0, points, reason)
         for unit, points in ctx.course.unit_points.items()
     ]
-
-
-# The run -----------------------------------------------------------------------------
-
-
-def _file_hash(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else "none"
-
-
-def _load_state(out, force):
-    path = out / STATE_FILE
-    if path.exists() and not force:
-        return json.loads(path.read_text())
-    return {"secret": os.urandom(16).hex(), "graded": {}}
-
-
-class Progress:
-    """A one-line progress bar on stderr (a line per update when not a terminal)."""
-
-    def __init__(self, total, label):
-        self.total, self.label, self.count, self.start = total, label, 0, time.monotonic()
-        self.tty = sys.stderr.isatty()
-
-    def update(self, what):
-        self.count += 1
-        filled = int(30 * self.count / max(1, self.total))
-        line = f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {what} ({time.monotonic() - self.start:.0f} s)"
-        print(
-            ("\r" + line) if self.tty else line,
-            end="" if self.tty else "\n",
-            file=sys.stderr,
-            flush=True,
-        )
-        if self.tty and self.count == self.total:
-            print(file=sys.stderr)
-
-
-def grade(
-    assignment,
-    submissions,
-    out,
-    *,
-    jobs=2,
-    force=False,
-    isolation="auto",
-    allow_unisolated=False,
-    progress=True,
-    source_root=None,
-    release_root=None,
-    limits=None,
-    zygote=None,
-    hide=(),
-    late_policy=None,
-):
-    """Grades every submission of `assignment` in `submissions` into `out`.
-
-    Resumable: a student whose results are recorded for the same notebook (by
-    hash) is not graded again; the secret input seed is kept in OUT so a
-    resumed run draws the same hidden inputs. `force=True` regrades everyone
-    with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
-    the Gradescope root holding the reference). `late_policy` (an `autograder.late.LatePolicy`)
-    takes points off late submissions in grades.csv by nbgrader's `timestamp.txt`.
-    `isolation` is "auto" (the strongest layers the host allows), "landlock" (no namespaces)
-    or "none"; a host without namespaces or Landlock plus seccomp is refused
-    (`sandbox.IsolationRefused`) unless `allow_unisolated`.
-
-    Returns:
-        The list of grade rows written to OUT/grades.csv (late penalties applied).
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    state = _load_state(out, force)
-    reports.write_atomic(out / STATE_FILE, json.dumps(state))
-    roots = {k: v for k, v in (("source_root", source_root), ("release_root", release_root)) if v}
-    course = Course.load(assignment, secret=bytes.fromhex(state["secret"]), limits=limits, **roots)
-    course.hide = tuple(str(p) for p in hide)
-    notebook_name = f"{assignment}.ipynb"
-    subs = find_submissions(submissions, assignment, notebook_name)
-    work = Path(tempfile.mkdtemp(prefix="autograder-"))
-    os.chmod(work, 0o711)
-    contexts, rows = [], {}
-    try:
-        for sub in subs:
-            digest = _file_hash(sub.path)
-            previous = state["graded"].get(sub.student)
-            if (
-                previous
-                and previous["hash"] == digest
-                and (out / sub.student / "results.json").exists()
-            ):
-                rows[sub.student] = {**previous["row"], "timestamp": _timestamp_text(sub.path)}
-                continue
-            result = StudentResult(sub.student, assignment, max_score=course.max_score)
-            if sub.problem:
-                result.notes.append(sub.problem)
-                result.status = "no notebook"
-            ctx = Context(assignment, sub.student, sub.path, course, work, result)
-            for step in PREPARE_STEPS:
-                step(ctx)
-                if ctx.done:
-                    break
-            ctx.digest = digest
-            contexts.append(ctx)
-        bar = Progress(len(contexts), f"grading {assignment}") if progress and contexts else None
-        ready = [c for c in contexts if not c.done]
-        for ctx in contexts:
-            if ctx.done:
-                ctx.result.tests = zero_result(ctx)
-                _finish(ctx, out, state, rows, bar)
-        if ready:
-            sandbox = {"jobs": jobs, "isolation": isolation, "allow_unisolated": allow_unisolated}
-            _run_sandbox(ready, out, state, rows, bar, sandbox, course.hide, zygote)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    final = reports.apply_late_policy(rows.values(), late_policy)
-    reports.write_grades_csv(out, final)
-    return final
-
-
-def _run_sandbox(ready, out, state, rows, bar, sandbox, hide, zygote):
-    from autograder.sandbox import Zygote
-
-    by_dir = {os.path.realpath(d): (ctx, g) for ctx in ready for g, d in ctx.job_dirs.items()}
-    pending = {id(ctx): dict() for ctx in ready}
-
-    def on_done(job_result):
-        ctx, group = by_dir[os.path.realpath(job_result.job_dir)]
-        pending[id(ctx)][group] = job_result
-        if len(pending[id(ctx)]) == len(ctx.job_dirs):
-            score_step(ctx, pending[id(ctx)])
-            _finish(ctx, out, state, rows, bar)
-
-    owned = zygote is None
-    zygote = zygote or Zygote(**sandbox, hide=hide)
-    try:
-        if zygote.warning:
-            print(zygote.warning, file=sys.stderr)
-        zygote.run_many(list(by_dir), on_done=on_done)
-    finally:
-        if owned:
-            zygote.close()
-
-
-def _timestamp_text(notebook_path):
-    from autograder.late import read_timestamp
-
-    stamp = read_timestamp(Path(notebook_path)) if notebook_path else None
-    return stamp.isoformat() if stamp else ""
-
-
-def _finish(ctx, out, state, rows, bar):
-    result = ctx.result
-    reports.write_student(out, result)
-    row = {
-        "student": result.student,
-        "assignment": result.assignment,
-        "score": round(result.score, 4),
-        "max_score": result.max_score,
-        "status": result.status,
-        "isolation": result.isolation,
-        "timestamp": _timestamp_text(ctx.path),
-        "notes": " | ".join(n.splitlines()[0] for n in result.notes)[:300],
-    }
-    rows[result.student] = row
-    state["graded"][result.student] = {"hash": ctx.digest, "row": row}
-    reports.write_atomic(out / STATE_FILE, json.dumps(state))
-    if bar:
-        bar.update(f"{result.student}: {result.score:.1f}/{result.max_score:.0f}")

@@ -13,7 +13,7 @@ committed `assignments/` can be checked against `solutions/` byte for byte:
 - a solution cell without markers is replaced by the stub as a whole;
 - regions between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` are removed;
 - outputs and execution counts are cleared; nbgrader metadata is kept;
-- the course's settings (`course.toml`, `autograder/course.py`) are written into the
+- the course's settings (`course.toml`, `autograder/settings.py`) are written into the
   setup cell's `COURSE_LIB = "..."` line, with an "Open in Colab" link when a repo is set.
 
 Example:
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course
+from autograder import settings as course
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"

@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.common import interleaved, ratio, table  # noqa: E402
-from course_lib.generate import generate  # noqa: E402
+from course_lib.generation import generate  # noqa: E402
 from course_lib.models import from_preset  # noqa: E402
 
 PROMPT_LEN, MAX_LEN = 16, 512

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.assignments import registry
 from benchmarks.common import table
 from course_lib.notebook import QUICK_ENV, TARGET_LINE
 
@@ -31,8 +32,11 @@ HEADERS = ("notebook", "metric", "value", "goal", "status", "training s", "noteb
 
 def notebooks():
     """Solution notebooks whose source calls report_target, in course order."""
-    sources = sorted((REPO / "tools" / "notebook_sources").glob("a*.txt"))
-    return [p.stem for p in sources if "report_target(" in p.read_text(encoding="utf-8")]
+    return [
+        name
+        for name in registry.ASSIGNMENTS
+        if "report_target(" in registry.notebook_source(name).read_text(encoding="utf-8")
+    ]
 
 
 def run_notebook(path, workdir):

@@ -118,8 +118,8 @@ def run(args):
         mixed_precision_default,
         select_strategy,
     )
+    from course_lib.training.devices import compare_devices
     from course_lib.training.loop import check_run_dir
-    from course_lib.training.strategy import compare_devices
 
     defaults = TASK_DEFAULTS.get(args.task, TASK_DEFAULTS["gpt"])
     for key, value in defaults.items():

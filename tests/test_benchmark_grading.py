@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import grading
+from benchmarks import grading, grading_class
 
 A2 = "a2_transformer"
 
@@ -20,30 +20,30 @@ def _cells(path):
 
 def test_class_cycles_through_every_kind_in_nbgrader_layout(tmp_path):
     """Does the course hold nbgrader's config, the source, and each kind of submission, edited?"""
-    labels = grading.build_course(tmp_path, 10)
+    labels = grading_class.build_course(tmp_path, 10)
     assert len(labels) == 10
     assert (tmp_path / "nbgrader_config.py").read_text() == (
         grading.REPO / "nbgrader_config.py"
     ).read_text()
     assert (tmp_path / "solutions" / A2 / f"{A2}.ipynb").exists()
     categories = [c for _, c in labels.values()]
-    assert categories[:8] == ["reference"] + ["alternative"] * 3 + ["buggy"] * 3 + ["stub"]
-    assert categories[8:] == ["reference", "alternative"]  # the cycle starts again
+    assert categories[:9] == ["reference"] + ["alternative"] * 3 + ["buggy"] * 4 + ["stub"]
+    assert categories[9:] == ["reference"]  # the cycle starts again
     paths = {s: tmp_path / "submitted" / s / A2 / f"{A2}.ipynb" for s in labels}
     assert all(p.exists() and (p.parent / "timestamp.txt").exists() for p in paths.values())
 
     ref = _cells(paths["s000_reference"])
     assert "### BEGIN SOLUTION" in ref["MultiHeadAttention"]
     assert 'answer_padding = {"A", "C", "D"}' in ref["answer_padding"]
-    stub = _cells(paths["s007_stub"])
+    stub = _cells(paths["s008_stub"])
     assert "raise NotImplementedError" in stub["MultiHeadAttention"]
     einsum = _cells(paths["s001_alt_einsum_attention"])
     assert "ops.einsum" in einsum["MultiHeadAttention"]
     assert "scaled_dot_product_attention(q, k, v" not in einsum["MultiHeadAttention"]
     assert "ops.split" in _cells(paths["s002_alt_split_stack"])["split_heads"]
     assert "np.stack" in _cells(paths["s003_alt_stacked_positions"])["positional_encoding"]
-    bug = _cells(paths["s005_bug_pre_norm"])["TransformerEncoderBlock"]
-    assert "h = self.norm1(x)" in bug
+    bug = _cells(paths["s005_bug_merge_no_transpose"])["merge_heads"]
+    assert "transpose" not in bug.split("### BEGIN SOLUTION")[1]
     # Each variant edits only its own cells: the others are the reference's.
     for student in paths:
         changed = {g for g, src in _cells(paths[student]).items() if src != ref[g]}
@@ -52,11 +52,11 @@ def test_class_cycles_through_every_kind_in_nbgrader_layout(tmp_path):
             "s001_alt_einsum_attention": {"MultiHeadAttention"},
             "s002_alt_split_stack": {"split_heads", "merge_heads"},
             "s003_alt_stacked_positions": {"positional_encoding"},
-            "s004_bug_merge_no_transpose": {"merge_heads"},
-            "s005_bug_pre_norm": {"TransformerEncoderBlock"},
-            "s006_bug_concat_positions": {"positional_encoding"},
-            "s008_reference": set(),
-            "s009_alt_einsum_attention": {"MultiHeadAttention"},
+            "s004_bug_split_no_transpose": {"split_heads"},
+            "s005_bug_merge_no_transpose": {"merge_heads"},
+            "s006_bug_mha_dropout_always_on": {"MultiHeadAttention"},
+            "s007_bug_pe_concatenated": {"positional_encoding"},
+            "s009_reference": set(),
         }.get(student)
         if expected is not None:
             assert changed == expected, student

@@ -1,7 +1,7 @@
 """Builds the solution notebooks from their plain-text sources.
 
 The instructor notebooks `solutions/<name>/<name>.ipynb` are generated from
-`tools/notebook_sources/<name>.txt`, a readable cell-by-cell text format that
+`autograder/assignments/<name>/notebook.txt`, a readable cell-by-cell text format that
 diffs well. Edit the text source, then run:
 
     .venv/bin/python tools/build_notebooks.py              # every source
@@ -12,9 +12,10 @@ Source format: a line `# %% [KIND] key=value ...` starts a cell, where KIND is
 `markdown`, `code` (a plain cell), `solution` (needs `grade_id`), `tests`
 (needs `grade_id` and `points`; the cell is locked) or `readonly` (a locked
 code cell without points). `include=NAME` on a code cell puts the text of
-`tools/notebook_sources/include/NAME.py` at the top of the cell (one copy of the
-self-check helpers, `check("name")`, shared by every notebook). Leading and
-trailing blank lines of a cell are dropped. `tests/autograder/test_release.py` checks the notebooks are in sync.
+`autograder/assignments/NAME.py` at the top of the cell (one copy of the self-check
+helpers, `selfcheck`: `check("name")`, shared by every notebook). Leading and trailing
+blank lines of a cell are dropped. `tests/autograder/test_release.py` checks the notebooks
+are in sync.
 """
 
 import re
@@ -23,10 +24,13 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course
+from autograder import settings as course
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ROOT / "tools" / "notebook_sources"
+sys.path.insert(0, str(ROOT))
+from autograder.assignments import registry  # noqa: E402
+
+INCLUDES = registry.ROOT
 HEADER = re.compile(r"^# %% \[(markdown|code|solution|tests|readonly)\](.*)$")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
@@ -47,7 +51,7 @@ def _nbgrader(grade, solution, locked, grade_id, points=None):
 def _make_cell(kind, options, lines, index):
     source = "\n".join(lines).strip("\n")
     if "include" in options:
-        included = (SOURCES / "include" / f"{options['include']}.py").read_text(encoding="utf-8")
+        included = (INCLUDES / f"{options['include']}.py").read_text(encoding="utf-8")
         source = (included.strip("\n") + "\n\n\n" + source).strip("\n")
     cell_id = options.get("grade_id", f"cell-{index:02d}")
     if kind == "markdown":
@@ -89,7 +93,7 @@ def notebook_for(name, settings=None):
     `release` writes them too; having them in the source notebook as well means
     nbgrader's own `generate_assignment` releases the same setup cell.
     """
-    notebook = parse_source((SOURCES / f"{name}.txt").read_text(encoding="utf-8"))
+    notebook = parse_source(registry.notebook_source(name).read_text(encoding="utf-8"))
     settings = course.load_settings() if settings is None else settings
     return course.apply_settings(notebook, settings, f"assignments/{name}/{name}.ipynb")
 
@@ -104,7 +108,7 @@ def build(name, *, solutions_root=ROOT / "solutions"):
 
 
 def main(argv):
-    names = argv or sorted(p.stem for p in SOURCES.glob("*.txt"))
+    names = argv or registry.ASSIGNMENTS
     for name in names:
         print(f"wrote {build(name).relative_to(ROOT)}")
 

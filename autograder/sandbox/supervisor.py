@@ -37,7 +37,7 @@ import stat
 import tempfile
 import time
 
-from autograder.sandbox import isolation, libc, namespaces, protocol, uids
+from autograder.sandbox import collect, isolation, libc, namespaces, protocol, uids
 
 _exit = (
     os._exit
@@ -97,7 +97,7 @@ def _supervise(job_dir: str, uid: int | None, plan) -> dict:
         os.close(w)
     watch = None if with_ns else (out_dir, tmp_dir, _disk_budget(limits))
     outcome = _wait(pid, [r for r, _ in pipes], limits, watch, None if with_ns else uid)
-    final, problem = _collect_results(jail_out_fd, real_out_fd, key, limits)
+    final, problem = collect.verified_results(jail_out_fd, real_out_fd, key, limits)
     if outcome["status"] == "ok" and not final:
         outcome.update(
             status="crashed",
@@ -109,7 +109,7 @@ def _supervise(job_dir: str, uid: int | None, plan) -> dict:
     ):
         if dropped:
             data += f"\n[truncated {dropped} bytes]\n".encode()
-        _write_at(real_out_fd, name, data)
+        collect.write_at(real_out_fd, name, data)
     if not with_ns:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     outcome.update(isolation_applied=isolation.describe(plan, uid), isolation_missing=plan.missing)
@@ -276,52 +276,3 @@ def _classify(waitstatus: int, timed_out: bool, limits, cpu_seconds: float) -> d
     if code == 0:
         return {"status": "ok", "exit_detail": "finished"}
     return {"status": "crashed", "exit_detail": f"exited with code {code} before finishing"}
-
-
-def _collect_results(src_fd: int, dst_fd: int, key: bytes, limits) -> tuple[bool, str]:
-    """Write out/result.npz and out/errors.json from the verified sealed file only.
-
-    Whatever the job left under those names (or under the sealed file's name) is removed
-    first. Returns ``(final, problem)``: whether the last verified flush was the harness's
-    final one, and why nothing verified ("" when the file verified or was absent).
-    """
-    cap = limits.result_bytes + (2 << 20)
-    data, problem = None, ""
-    try:
-        fd = os.open(
-            protocol.SEALED_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src_fd
-        )
-    except OSError:
-        fd = None
-    if fd is not None:
-        with os.fdopen(fd, "rb") as f:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                problem = "the results file is not a regular file"
-            elif info.st_size > cap:
-                problem = f"the results file is larger than {cap} bytes"
-            else:
-                data = f.read(cap + 1)
-    for name in (protocol.RESULT_FILE, protocol.ERRORS_FILE, protocol.SEALED_FILE):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name, dir_fd=dst_fd)
-    if data is None:
-        return False, problem
-    try:
-        _seq, final, npz, errors = protocol.unseal(key, data)
-    except protocol.SealError as err:
-        problem = f"the results file was rejected: {err}"
-        _write_at(dst_fd, protocol.ERRORS_FILE, json.dumps({"__result__": problem}).encode())
-        return False, problem
-    _write_at(dst_fd, protocol.RESULT_FILE, npz)
-    _write_at(dst_fd, protocol.ERRORS_FILE, errors)
-    return final, ""
-
-
-def _write_at(dir_fd: int, name: str, data: bytes) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(name, dir_fd=dir_fd)
-    fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)

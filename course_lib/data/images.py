@@ -19,31 +19,10 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from .image_file import load_and_preprocess_image, size_pair
+
 AUTOTUNE = tf.data.AUTOTUNE
 AUGMENTATIONS = (None, "flip", "crop", "flip_crop")
-
-
-def _size_pair(image_size) -> tuple[int, int]:
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or any(not isinstance(s, int) or s <= 0 for s in size):
-        raise ValueError(
-            f"image_size must be a positive int or (height, width). Received: {image_size}"
-        )
-    return size
-
-
-def load_and_preprocess_image(path, image_size) -> tf.Tensor:
-    """Reads a JPEG or PNG file and returns a float32 `(H, W, 3)` image in [-1, 1].
-
-    The image is decoded to 3 channels, converted to float in [0, 1], resized
-    (bilinear) to `image_size` (an int for a square, or `(height, width)`), then
-    rescaled to [-1, 1]. Works eagerly and inside `Dataset.map`.
-    """
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    image = tf.image.convert_image_dtype(image, tf.float32)  # [0, 1]
-    image = tf.image.resize(image, _size_pair(image_size))
-    return image * 2.0 - 1.0
 
 
 def find_unreadable_images(paths) -> list[str]:
@@ -135,7 +114,7 @@ def image_dataset_from_files(
     paths = [str(p) for p in paths]
     labels = np.asarray(labels, dtype=np.int32).reshape(-1)
     _check_common(len(labels), len(paths), batch_size, augment, "image paths")
-    size = _size_pair(image_size)
+    size = size_pair(image_size)
     if on_error not in ("raise", "skip"):
         raise ValueError(f'on_error must be "raise" or "skip". Received: on_error={on_error!r}')
     if validate:
@@ -209,7 +188,7 @@ def image_dataset_from_arrays(
         raise ValueError(
             f"value_range must be (low, high) with high > low. Received: {value_range}"
         )
-    size = None if image_size is None else _size_pair(image_size)
+    size = None if image_size is None else size_pair(image_size)
 
     def preprocess(image, label):
         image = (tf.cast(image, tf.float32) - low) * (2.0 / (high - low)) - 1.0

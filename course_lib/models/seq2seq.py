@@ -5,14 +5,12 @@ import math
 import keras
 from keras import ops
 
-from ..layers import (
-    SinusoidalPositionEncoding,
-    TokenAndPositionEmbedding,
-    TransformerDecoderBlock,
-    TransformerEncoderBlock,
-    padding_mask,
-)
-from .gpt import TiedEmbeddingHead
+from ..layers.masks import padding_mask
+from ..layers.positional_encoding import SinusoidalPositionEncoding
+from ..layers.tied_embedding_head import TiedEmbeddingHead
+from ..layers.token_and_position_embedding import TokenAndPositionEmbedding
+from ..layers.transformer_decoder_block import TransformerDecoderBlock
+from ..layers.transformer_encoder_block import TransformerEncoderBlock
 
 
 @keras.saving.register_keras_serializable(package="course_lib")

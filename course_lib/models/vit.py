@@ -2,7 +2,8 @@
 
 import keras
 
-from ..layers import PatchEmbedding, TransformerEncoderBlock
+from ..layers.patch_embedding import PatchEmbedding
+from ..layers.transformer_encoder_block import TransformerEncoderBlock
 
 
 @keras.saving.register_keras_serializable(package="course_lib")

@@ -15,12 +15,12 @@ from .callbacks import (
     default_callbacks,
     read_history,
 )
-from .loop import TaskBase, Trainer, check_run_dir, make_optimizer, make_steps
+from .devices import compare_devices
+from .loop import Trainer, check_run_dir, make_optimizer, make_steps
 from .schedule import WarmupCosine
 from .strategy import (
     STRATEGIES,
     UsageError,
-    compare_devices,
     configure_logical_cpus,
     describe,
     is_chief,
@@ -29,6 +29,7 @@ from .strategy import (
     split_batch,
     use_xla,
 )
+from .task import TaskBase
 
 __all__ = [
     "STRATEGIES",

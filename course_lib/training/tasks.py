@@ -12,11 +12,11 @@ import numpy as np
 import tensorflow as tf
 
 from course_lib import data as cl_data
-from course_lib import generate as cl_generate
+from course_lib import generation as cl_generate
 from course_lib import models, viz
 
-from .loop import TaskBase
 from .strategy import UsageError
+from .task import TaskBase
 
 TEXT_DATASETS = ("pydoc", "tinyshakespeare")
 PAIR_DATASETS = ("numbers-en-fr", "spa-eng")

@@ -1,201 +1,53 @@
 """The a1 adversarial catalog and the malformed-notebook catalog, graded on a5_vit.
 
-Issue 7 asks that the attacks and malformed notebooks that the a1/a2 grader resists are
-resisted by a later assignment's suite too, through the whole pipeline in ONE run:
-- every a1 adversarial notebook (process-level attacks: memory and fork bombs, output floods,
-  disk filling, exits, forged results, seed tampering, ...), with its paths pointed at
-  a5_vit, plus attacks aimed at a5's own units (computed imports of the reference, objects
-  whose `==` is always True, numpy monkeypatching, reading the solution): each scores no more
-  than the empty notebook;
+The attacks and malformed notebooks that the a1/a2 grader resists must be resisted by a
+later assignment's suite too, through the whole pipeline in ONE run (the `ATTACKS` catalog
+of autograder/assignments/a5_vit/catalog/, audited):
+- every a1 adversarial notebook, with its paths pointed at a5_vit, plus attacks aimed at
+  a5's own units: each scores no more than the empty notebook;
 - malformed notebooks (invalid JSON, nbformat 3, non-UTF-8 bytes, stripped metadata, a huge
   output, a duplicated or deleted graded cell, a syntax error): each gets a message, honest
   work in them keeps its points where the cell is still there (a 60 MB notebook is graded
   with its outputs dropped and told to clear them next time), and the batch goes on.
 """
 
-import json
-
-import nbformat
 import pytest
 
-from autograder.sandbox import Limits
-from tests.autograder.catalog import (
-    feedback,
-    grade_class,
-    results,
-    solved_notebook,
-    write_submission,
-)
-from tests.autograder.test_catalog_a1 import ADVERSARIAL as A1_ADVERSARIAL
-from tests.autograder.test_catalog_a1 import src
+from autograder.assignments.a5_vit.catalog import ADVERSARIAL
+from tests.autograder.catalog_tests import audited
 
-pytestmark = pytest.mark.slow
-A5 = "a5_vit"
-PATCHES = "extract_patches"
-HONEST, EMPTY = "honest", "empty"
-
-ADVERSARIAL = {
-    f"a1_{name}": source.replace("a1_attention", A5) for name, source in A1_ADVERSARIAL.items()
-}
-ADVERSARIAL.update(
-    {
-        "a5_computed_import_of_reference": src(
-            """
-            import importlib
-
-            def _ref(name):
-                module = importlib.import_module("course" + "_lib.layers.patch_embedding")
-                return getattr(module, name)
-
-            def extract_patches(images, patch_size):
-                return _ref("extract_patches")(images, patch_size)
-
-            class PatchEmbedding:
-                def __new__(cls, *args, **kwargs):
-                    return _ref("PatchEmbedding")(*args, **kwargs)
-            """
-        ),
-        "a5_always_equal": src(
-            """
-            import numpy as np
-
-            class _Liar(np.ndarray):
-                def __eq__(self, other):
-                    return np.ones(np.shape(other), bool)
-
-            def extract_patches(images, patch_size):
-                return np.zeros((1, 1)).view(_Liar)
-            """
-        ),
-        "a5_monkeypatch_numpy": src(
-            """
-            import numpy as np
-
-            np.allclose = lambda *a, **k: True
-            np.testing.assert_allclose = lambda *a, **k: None
-
-            def extract_patches(images, patch_size):
-                return np.zeros(1)
-            """
-        ),
-        "a5_read_solution": src(
-            """
-            import json
-
-            def _solution_source(unit):
-                for path in ("solutions/a5_vit/a5_vit.ipynb", "/work/main/solutions/a5_vit/a5_vit.ipynb",
-                             "../../solutions/a5_vit/a5_vit.ipynb"):
-                    try:
-                        cells = json.load(open(path))["cells"]
-                    except OSError:
-                        continue
-                    for cell in cells:
-                        if cell["metadata"].get("nbgrader", {}).get("grade_id") == unit:
-                            return "".join(cell["source"])
-                raise FileNotFoundError("no solution")
-
-            exec(_solution_source("extract_patches"))
-            """
-        ),
-    }
-)
-
-
-def _malformed(subs):
-    """Writes the malformed-notebook catalog; returns `{student: phrase its feedback must hold}`."""
-    solved = solved_notebook(A5)
-
-    def folder(student):
-        path = subs / student / A5
-        path.mkdir(parents=True)
-        return path / f"{A5}.ipynb"
-
-    expected = {}
-    folder("invalid_json").write_text('{"cells": [')
-    expected["invalid_json"] = "not valid notebook JSON"
-
-    nb = nbformat.from_dict(json.loads(json.dumps(solved)))
-    folder("nbformat3").write_text(nbformat.writes(nbformat.convert(nb, 3)))
-    expected["nbformat3"] = "nbformat"
-
-    raw = json.dumps(solved).encode()
-    folder("non_utf8").write_bytes(raw.replace(b"Vision Transformer", b"Vision Tr\xe4nsformer", 1))
-    expected["non_utf8"] = "UTF-8"
-
-    stripped = json.loads(json.dumps(solved))
-    for cell in stripped["cells"]:
-        cell["metadata"] = {}
-    folder("stripped_metadata").write_text(json.dumps(stripped))
-    expected["stripped_metadata"] = "metadata missing"
-
-    huge = json.loads(json.dumps(solved))
-    first_code = next(c for c in huge["cells"] if c["cell_type"] == "code")
-    first_code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * (60 << 20)}]
-    folder("huge_output").write_text(json.dumps(huge))
-    expected["huge_output"] = "Clear all outputs"
-
-    duplicated = json.loads(json.dumps(solved))
-    index = next(
-        i
-        for i, c in enumerate(duplicated["cells"])
-        if c["metadata"].get("nbgrader", {}).get("grade_id") == PATCHES
-    )
-    duplicated["cells"].insert(index + 1, json.loads(json.dumps(duplicated["cells"][index])))
-    folder("duplicated_cell").write_text(json.dumps(duplicated))
-    expected["duplicated_cell"] = "share the grade_id"
-
-    deleted = json.loads(json.dumps(solved))
-    deleted["cells"] = [
-        c for c in deleted["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") != PATCHES
-    ]
-    folder("deleted_cell").write_text(json.dumps(deleted))
-    expected["deleted_cell"] = PATCHES
-
-    syntax = json.loads(json.dumps(solved))
-    for cell in syntax["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("grade_id") == PATCHES:
-            cell["source"] = "def extract_patches(images, patch_size)\n    return images\n"
-    folder("syntax_error").write_text(json.dumps(syntax))
-    expected["syntax_error"] = "syntax error"
-    return expected
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("audit_a5_vit_attacks")]
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    subs = tmp_path_factory.mktemp("submissions")
-    out = tmp_path_factory.mktemp("out")
-    write_submission(subs, HONEST, A5)
-    write_submission(subs, EMPTY, A5, kind="released")
-    for name, cell in ADVERSARIAL.items():
-        write_submission(subs, name, A5, {PATCHES: cell}, kind="released")
-    malformed = _malformed(subs)
-    run = grade_class(A5, subs, out, Limits(wall_seconds=12, cpu_seconds=12))
-    run["malformed"] = malformed
-    return run
+def report(tmp_path_factory):
+    return audited("a5_vit", "attacks", tmp_path_factory)
 
 
-def test_whole_class_graded_in_one_run(graded):
-    assert len(graded["scores"]) == 2 + len(ADVERSARIAL) + len(graded["malformed"])
-    assert graded["scores"][HONEST] == graded["max"], feedback(results(graded["out"], HONEST))
-    assert graded["scores"][EMPTY] == 0.0
+def test_whole_class_graded_in_one_run(report):
+    assert report.students == 2 + len(ADVERSARIAL) + len(report.malformed)
+    assert report.honest == {"reference": report.max_score} and report.empty == 0.0
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_adversarial_scores_no_more_than_empty(graded, name):
-    res = results(graded["out"], name)
-    assert res["score"] <= graded["scores"][EMPTY], feedback(res)
+def test_adversarial_scores_no_more_than_empty(report, name):
+    assert report.adversarial[name]["score"] <= report.empty, report.adversarial[name]
 
 
-def test_malformed_notebooks_each_get_a_message(graded):
-    for student, phrase in graded["malformed"].items():
-        text = feedback(results(graded["out"], student))
-        assert phrase.lower() in text.lower(), f"{student}: {phrase!r} not in\n{text[:2000]}"
+def test_malformed_notebooks_each_get_a_message(report):
+    assert len(report.malformed) == 8
+    assert all(item["named"] for item in report.malformed.values()), report.malformed
 
 
-def test_malformed_notebooks_keep_the_points_of_intact_cells(graded):
-    scores, top = graded["scores"], graded["max"]
+def test_malformed_notebooks_keep_the_points_of_intact_cells(report):
+    scores = {name: item["score"] for name, item in report.malformed.items()}
+    top = report.max_score
     for student in ("nbformat3", "non_utf8", "stripped_metadata", "duplicated_cell", "huge_output"):
-        assert scores[student] == top, feedback(results(graded["out"], student))
+        assert scores[student] == top, report.malformed
     for student in ("deleted_cell", "syntax_error"):  # only extract_patches (5 points) is lost
-        assert scores[student] == top - 5, feedback(results(graded["out"], student))
+        assert scores[student] == top - 5, report.malformed
     assert scores["invalid_json"] == 0.0
+
+
+def test_audit_finds_no_problem(report):
+    assert report.problems == []

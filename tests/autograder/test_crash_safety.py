@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.autograder.catalog import REPO, write_submission
-from tests.autograder.test_catalog_a1 import BUGS
+from autograder.assignments.a1_attention.catalog.bugs import BUGS
+from autograder.catalog import REPO, write_submission
 
 pytestmark = pytest.mark.slow
 A1 = "a1_attention"

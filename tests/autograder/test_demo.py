@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-from autograder import cli, demo, demo_class, gradebook
+from autograder import cli, demo, demo_class
+from autograder.reports import gradebook
 
 pytestmark = pytest.mark.slow
 A1 = "a1_attention"

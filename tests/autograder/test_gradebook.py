@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradebook
+from autograder.reports import gradebook
 
 REPO = Path(__file__).resolve().parents[2]
 A1 = "a1_attention"

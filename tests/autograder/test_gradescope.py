@@ -224,8 +224,13 @@ def test_later_assignments_grade_from_their_archive(assignment, points, tmp_path
     assert cli.main(["gradescope", assignment, "--out", str(path)]) == 0
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
-    assert f"autograder/suites/support/{assignment.split('_')[0]}_support.py" in names
+    folder = f"autograder/assignments/{assignment}/"
+    assert any(n.startswith(folder + "support/") for n in names)
     assert not [n for n in names if n.startswith(("solutions/", "tests/"))]
+    # No catalog (it holds correct solutions), no notebook source, no other assignment.
+    assert not [n for n in names if "/catalog/" in n or n.endswith("notebook.txt")]
+    others = [n for n in names if n.startswith("autograder/assignments/a")]
+    assert all(n.startswith(folder) for n in others), others
     root = _root(tmp_path, path)
     solved = demo_class.solved_notebook(
         REPO / "solutions" / assignment / f"{assignment}.ipynb",

@@ -1,7 +1,7 @@
 """The a1 adversarial catalog, graded by the real CLI on each kind of host the grader meets.
 
 One class (two honest students, the empty notebook, the notebook attacks of
-``test_catalog_a1.ADVERSARIAL`` and the attacks below, which act inside the graded function
+the a1 catalog's ``ATTACKS`` and the attacks below, which act inside the graded function
 when the grader calls it) is graded by ``python -m autograder grade`` three times: on this
 machine as root (namespaces), under Docker's default capabilities (no namespaces: Landlock,
 seccomp and the uid barrier), and as an unprivileged user (Landlock and seccomp). Each run
@@ -23,14 +23,15 @@ import time
 
 import pytest
 
+from autograder.assignments.a1_attention.catalog import ATTACKS
+from autograder.catalog import results, src, write_submission
 from tests.autograder import hosts
-from tests.autograder.catalog import results, src, write_submission
-from tests.autograder.test_catalog_a1 import A1, ADVERSARIAL, SDPA
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux"),
 ]
+A1, SDPA = "a1_attention", "scaled_dot_product_attention"
 HONEST = ("aaa_honest", "zzz_honest")
 EMPTY = "empty"
 MARKER = "agx" + secrets.token_hex(4)  # in every file and process name an attack makes
@@ -197,7 +198,7 @@ def setting():
     for name in HONEST:
         write_submission(subs, name, A1)
     write_submission(subs, EMPTY, A1, kind="released")
-    attacks = {**ADVERSARIAL, **in_function_attacks(listener.port, paths)}
+    attacks = {**ATTACKS, **in_function_attacks(listener.port, paths)}
     for name, cell in attacks.items():
         write_submission(subs, name, A1, {SDPA: cell}, kind="released")
     yield {"base": base, "subs": subs, "python": python, "repo": repo_copy, "home": home,

@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from autograder import cli, late, reports
+from autograder import cli
+from autograder.reports import late
+from autograder.reports import results as reports
 
 DUE = "2026-03-02 00:00:00.000000 UTC"
 

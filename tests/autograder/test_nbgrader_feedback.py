@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.demo_class import A1_BUGS, replace_cells, solved_notebook, write_notebook
+from autograder.assignments.a1_attention.catalog.bugs import BUGS
+from autograder.demo_class import replace_cells, solved_notebook, write_notebook
 from tests.autograder.test_release import run_nbgrader
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def feedback(tmp_path_factory):
     released = course / "assignments" / A1 / f"{A1}.ipynb"
     solved = solved_notebook(course / "solutions" / A1 / f"{A1}.ipynb", released)
     write_notebook(course / "submitted", CORRECT, A1, solved)
-    buggy = replace_cells(solved, A1_BUGS["bug_no_scale"])  # logits not divided by sqrt(d_k)
+    buggy = replace_cells(solved, BUGS["bug_no_scale"][0])  # logits not divided by sqrt(d_k)
     write_notebook(course / "submitted", BUGGY, A1, buggy)
     run_nbgrader(course, "autograde", A1, "--create")
     run_nbgrader(course, "generate_feedback", A1)

@@ -8,8 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.extract import extract, forbidden_uses, strip_magics, suspicious_uses
-from autograder.notebook import NotebookError, grade_id, read_notebook, validate
+from autograder.notebook.extract import extract, strip_magics
+from autograder.notebook.read import NotebookError, grade_id, read_notebook
+from autograder.notebook.scan import forbidden_uses, suspicious_uses
+from autograder.notebook.validate import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).parent / "files"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, pipeline
+from autograder import batch, cli, pipeline
 from autograder.submissions import SubmissionsError, find_submissions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_find_submissions_layouts_and_missing_folder(tmp_path):
 def test_grade_a1_class_outputs_and_resume(tmp_path, capsys):
     """Reference 100%, stub 0, no notebook and unreadable 0 with reasons; Gradescope JSON; a rerun skips everyone."""
     root, out = _class(tmp_path), tmp_path / "out"
-    rows = {r["student"]: r for r in pipeline.grade(A1, root, out, jobs=2, progress=False)}
+    rows = {r["student"]: r for r in batch.grade(A1, root, out, jobs=2, progress=False)}
     assert rows["ref"]["score"] == pytest.approx(20.0)
     assert (
         rows["stub"]["score"] == 0.0
@@ -82,7 +82,7 @@ def test_grade_a1_class_outputs_and_resume(tmp_path, capsys):
     assert "<table>" in (out / "ref" / "feedback.html").read_text()
 
     before = (out / "ref" / "results.json").stat().st_mtime_ns
-    again = {r["student"]: r for r in pipeline.grade(A1, root, out, jobs=2, progress=False)}
+    again = {r["student"]: r for r in batch.grade(A1, root, out, jobs=2, progress=False)}
     assert again == rows
     assert (out / "ref" / "results.json").stat().st_mtime_ns == before
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.notebook import grade_id, is_grade, is_locked, is_solution, nbgrader_meta
+from autograder.assignments import registry
+from autograder.notebook.read import grade_id, is_grade, is_locked, is_solution, nbgrader_meta
 from autograder.release import (
     ReleaseError,
     notebook_text,
@@ -22,7 +23,7 @@ from autograder.release import (
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).parent / "files"
-SELFCHECK = ROOT / "tools" / "notebook_sources" / "include" / "selfcheck.py"
+SELFCHECK = registry.ROOT / "selfcheck.py"
 ASSIGNMENTS = {
     "a1_attention": (
         20,
@@ -194,7 +195,7 @@ def test_released_notebooks_are_up_to_date(name, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
 def test_solution_notebooks_match_their_text_sources(name):
-    """Were the solutions rebuilt after their tools/notebook_sources text was edited?"""
+    """Were the solutions rebuilt after their notebook.txt source was edited?"""
     builder = _builder()
     committed = (ROOT / "solutions" / name / f"{name}.ipynb").read_text(encoding="utf-8")
     assert nbformat.writes(builder.notebook_for(name)) + "\n" == committed, (

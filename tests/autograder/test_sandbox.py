@@ -551,7 +551,7 @@ def test_hidden_paths_and_reference_are_unreachable(zygote, honest, tmp_path, se
                 can(lambda: os.listdir("{repo}/solutions")),
                 can(lambda: open("{repo}/course_lib/__init__.py").read()),
                 can(lambda: importlib.import_module("course" + "_lib")),
-                can(lambda: importlib.import_module("autograder.suites")),
+                can(lambda: importlib.import_module("autograder.assignments")),
                 can(lambda: os.listdir("{tmp_path}/honest")),
                 can(lambda: open("/root/.bashrc").read()),
                 can(lambda: open("{repo}/pyproject.toml", "a")),
@@ -751,7 +751,7 @@ def test_forbid_survives_reloading_the_backend(zygote, honest, tmp_path):
 
 
 def test_empty_answer_set_is_saved_as_no_answer():
-    from autograder.compare import compare_set
+    from autograder.grading.compare import compare_set
     from autograder.sandbox.calls import _value, to_arrays
 
     for empty in (set(), frozenset(), [], ()):

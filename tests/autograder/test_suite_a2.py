@@ -8,10 +8,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import pipeline
-from autograder.compare import compare
-from autograder.suites import a2_transformer, get_suite
-from autograder.suites.base import Outcome
+from autograder import batch
+from autograder.assignments.a2_transformer import suite as a2_transformer
+from autograder.assignments.registry import get_suite
+from autograder.grading.compare import compare
+from autograder.grading.plan import Outcome
 
 REPO = Path(__file__).resolve().parents[2]
 A2 = "a2_transformer"
@@ -145,7 +146,7 @@ def test_grade_a2_reference_stub_and_buggy_variants(tmp_path):
     """Reference 30/30, stub 0, and each known bug loses points in its own unit only, with the symptom named."""
     root, out = _class(tmp_path), tmp_path / "out"
     start = time.monotonic()
-    rows = {r["student"]: r for r in pipeline.grade(A2, root, out, jobs=2, progress=False)}
+    rows = {r["student"]: r for r in batch.grade(A2, root, out, jobs=2, progress=False)}
     elapsed = time.monotonic() - start
     print(f"a2 grading: {elapsed:.1f} s for {len(rows)} submissions")
 
@@ -185,7 +186,7 @@ def test_grade_a2_forbidden_keras_mha_costs_only_its_unit(tmp_path):
     )
     root, out = tmp_path / "submitted", tmp_path / "out"
     _write(root, "cheat", solution)
-    rows = pipeline.grade(A2, root, out, jobs=2, progress=False)
+    rows = batch.grade(A2, root, out, jobs=2, progress=False)
     scores, feedback, _ = _unit_scores(out, "cheat")
     assert rows[0]["score"] == pytest.approx(30.0 - 9.0)
     assert scores["MultiHeadAttention"][0] == 0.0

@@ -7,13 +7,20 @@ the generate checks are run in-process on outputs of course_lib's own `generate`
 import numpy as np
 import pytest
 
-from autograder.suites import a3_gpt, filter_a3, generate_a3, get_suite, gpt_a3, variants_a3
-from autograder.suites.base import Outcome
-from course_lib.generate import filter_logits, generate
+from autograder.assignments.a3_gpt import suite as a3_gpt
+from autograder.assignments.a3_gpt.suite import filter as filter_a3
+from autograder.assignments.a3_gpt.suite import gpt as gpt_a3
+from autograder.assignments.a3_gpt.suite import hints as variants_a3
+from autograder.assignments.a3_gpt.suite import toy as toy_suite
+from autograder.assignments.a3_gpt.support import toy_lm
+from autograder.assignments.registry import get_suite
+from autograder.grading.plan import Outcome
+from autograder.grading.site import group_site
+from course_lib.generation import filter_logits, generate
 from course_lib.layers import GPTBlock
 from course_lib.models import lm_loss
 
-SUPPORT = generate_a3.TOY
+SUPPORT = toy_lm
 
 
 def _outcome(arrays, errors=None):
@@ -34,7 +41,7 @@ def test_suite_is_discovered_with_its_units():
         "generate",
     )
     assert suite.GIVEN_PACKAGES == ("course_lib",)
-    assert "course_lib.generate" in suite.FORBID and "course_lib" not in suite.FORBID
+    assert "course_lib.generation" in suite.FORBID and "course_lib" not in suite.FORBID
 
 
 def test_filter_mask_matches_course_lib_on_random_rows():
@@ -48,15 +55,15 @@ def test_filter_mask_matches_course_lib_on_random_rows():
         assert np.array_equal(variants_a3.filter_mask(logits, top_k, top_p), want)
 
 
-def test_support_filter_logits_is_course_libs():
-    """Is the copy injected into the generate job exactly course_lib's filter_logits?"""
-    rng = np.random.default_rng()
-    logits = rng.normal(0, 2.0, size=(5, 9)).astype("float32")
-    for top_k, top_p in ((None, None), (3, None), (None, 0.7), (4, 0.5), (20, 1e-6)):
-        np.testing.assert_array_equal(
-            np.asarray(SUPPORT.filter_logits(logits, top_k, top_p)),
-            np.asarray(filter_logits(logits, top_k, top_p)),
-        )
+def test_generate_job_gets_the_reference_filter_without_generate():
+    """Does the generate job ship course_lib's filter_logits, alone, instead of a copy?"""
+    plan = a3_gpt.plan(np.random.default_rng(0), {})
+    (group,) = [g for g in plan.groups if g.name == "generate"]
+    files = set(group_site(group))
+    assert "course_lib/generation/sampling.py" in files
+    assert "course_lib/generation/gpt.py" not in files
+    assert not toy_lm.__dict__.get("filter_logits")  # no copy in the support file
+    assert group.inject["filter_logits"] == "course_lib.generation.sampling:filter_logits"
 
 
 def test_boundary_row_is_exact_in_float32_and_safe_in_float64():
@@ -113,14 +120,14 @@ def test_lm_loss_np_matches_course_lib():
 def test_toy_lm_float32_matches_float64_and_refuses_long_contexts():
     """Does the jail's ToyLM give the parent's float64 logits (atol 1e-5) and refuse T > max_len?"""
     rng = np.random.default_rng()
-    toy = generate_a3.Toy(rng)
+    toy = toy_suite.Toy(rng)
     model = SUPPORT.ToyLM(**toy.weights)
-    ids = rng.integers(0, generate_a3.VOCAB, size=(3, generate_a3.MAX_LEN))
+    ids = rng.integers(0, toy_suite.VOCAB, size=(3, toy_suite.MAX_LEN))
     np.testing.assert_allclose(
         np.asarray(model(ids)), SUPPORT.toy_logits_np(ids, **toy.weights), atol=1e-5
     )
     with pytest.raises(ValueError, match="max_len"):
-        model(rng.integers(0, generate_a3.VOCAB, size=(1, generate_a3.MAX_LEN + 1)))
+        model(rng.integers(0, toy_suite.VOCAB, size=(1, toy_suite.MAX_LEN + 1)))
 
 
 def _reference_arrays(group, prompts_of):
@@ -185,13 +192,14 @@ def test_plan_is_reproducible_from_the_seed():
 
 def test_imports_of_graded_references_are_reported_and_given_ones_are_not(tmp_path):
     """Does the static scan name course_lib references of graded units, but not the given layers?"""
-    from autograder.extract import extract, forbidden_uses
-    from autograder.notebook import read_notebook
-    from tests.autograder.catalog import notebook_path, write_submission
+    from autograder.catalog import notebook_path, write_submission
+    from autograder.notebook.extract import extract
+    from autograder.notebook.read import read_notebook
+    from autograder.notebook.scan import forbidden_uses
 
     cells = {
         "GPTBlock": "from course_lib.layers.gpt_block import GPTBlock\n",
-        "generate": "from course_lib.generate import generate\n",
+        "generate": "from course_lib.generation import generate\n",
         "GPT": "from course_lib.layers import FeedForward, MultiHeadAttention\n\nclass GPT: pass\n",
     }
     submission = read_notebook(write_submission(tmp_path, "student", "a3_gpt", cells))
@@ -199,7 +207,7 @@ def test_imports_of_graded_references_are_reported_and_given_ones_are_not(tmp_pa
     extraction = extract(submission, released, a3_gpt.GIVEN_PACKAGES)
     uses = forbidden_uses(extraction, a3_gpt.FORBID)
     assert uses["GPTBlock"] == ["course_lib.layers.gpt_block"]
-    assert uses["generate"] == ["course_lib.generate"]
+    assert uses["generate"] == ["course_lib.generation"]
     assert "GPT" not in uses
     # The plain cell that imports the given layers is dropped (the grader injects them).
     assert (

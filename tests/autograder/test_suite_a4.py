@@ -1,22 +1,23 @@
 """The a4_translation grading suite: its plan, its numpy variants, its support models, its checks."""
 
-import importlib
 import warnings
 
 import numpy as np
 import pytest
 
-from autograder.compare import compare
-from autograder.suites import a4_translation as suite
-from autograder.suites import decode_a4 as decode
-from autograder.suites import get_suite, variants_a4
-from autograder.suites import models_a4 as models
-from autograder.suites.base import Outcome
-from course_lib.generate import greedy_decode
+from autograder.assignments.a4_translation import suite as suite
+from autograder.assignments.a4_translation.suite import decode as decode
+from autograder.assignments.a4_translation.suite import hints as variants_a4
+from autograder.assignments.a4_translation.suite import models as models
+from autograder.assignments.a4_translation.support import toy_models as support
+from autograder.assignments.registry import get_suite
+from autograder.grading.compare import compare
+from autograder.grading.plan import Outcome
+from autograder.grading.site import group_site
+from course_lib.generation import greedy_decode
 from course_lib.layers import TransformerDecoderBlock
 
 ANSWERS = {"answer_teacher_forcing": {"A", "C", "D"}, "answer_decoding": {"B", "C"}}
-support = importlib.import_module("autograder.suites.support.a4_support")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_plan_builds_with_unique_ids_finite_references_and_named_hints(built):
     decoder, seq2seq, decode = plan.groups[1:]
     assert "TransformerDecoderBlock" not in decoder.inject  # the unit itself is the student's
     assert seq2seq.inject["TransformerDecoderBlock"].startswith("course_lib.layers.")
-    assert decode.support == ("a4_support.py",)
+    assert decode.support == (support.__file__,)
 
 
 def test_reference_results_pass_every_check_and_wrong_ones_fail(built):
@@ -100,8 +101,8 @@ def test_decoder_block_numpy_matches_course_lib():
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def test_seq2seq_numpy_and_support_model_match_course_lib():
-    """Do the float64 model and the sandbox's ReferenceSeq2Seq give course_lib's logits on equal weights?"""
+def test_seq2seq_numpy_model_matches_course_lib():
+    """Does the float64 model give course_lib's logits on equal weights (the decode job's model)?"""
     rng = np.random.default_rng(4)
     weights = models.seq2seq_weights(rng)
     src = models.padded_ids([7, 4, 2], 7, 0, rng, models.S2S["src_vocab"])
@@ -109,14 +110,20 @@ def test_seq2seq_numpy_and_support_model_match_course_lib():
     want = np.asarray(models.reference_model(weights, src, tgt)((src, tgt)))
     numpy_logits = variants_a4.seq2seq_np(src, tgt, weights, num_layers=2, num_heads=4)
     np.testing.assert_allclose(numpy_logits, want, atol=1e-5)
-    model = support.ReferenceSeq2Seq(**models.S2S, num_layers=2, ff_dim=models.FF_DIM)
-    model([src, tgt])
-    models.set_weights(model, weights)
-    np.testing.assert_allclose(np.asarray(model((src, tgt))), want, atol=1e-6)
+
+
+def test_decode_job_ships_the_reference_model_but_no_decoding():
+    """Does the decode job get course_lib's Seq2SeqTransformer, without any greedy_decode?"""
+    plan = suite.plan(np.random.default_rng(0), {})
+    (decode_group,) = [g for g in plan.groups if g.name == "decode"]
+    files = set(group_site(decode_group))
+    assert "course_lib/models/seq2seq.py" in files
+    assert not [f for f in files if "generation" in f]
+    assert not hasattr(support, "ReferenceSeq2Seq")  # no copy of the reference model
 
 
 def test_reference_decode_is_course_lib_greedy_decode():
-    """Is the suite's decode of its reference model what course_lib.generate.greedy_decode returns?"""
+    """Is the suite's decode of its reference model what course_lib.generation.greedy_decode returns?"""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         weights, src, start, end, full = decode._reference_decode_case(np.random.default_rng(5), 10)

@@ -4,7 +4,6 @@ Numerics are compared with float64 numpy references on fresh random inputs: patc
 (1e-6, they are only copies of the input), embeddings and logits within 1e-4 (float32 layers).
 """
 
-import importlib.util
 import sys
 import types
 
@@ -12,11 +11,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from autograder.compare import compare
-from autograder.extract import Extraction, forbidden_uses
-from autograder.suites import a5_vit, get_suite
-from autograder.suites import variants_a5 as variants
-from autograder.suites.base import SUPPORT, Outcome, group_site
+from autograder.assignments.a5_vit import suite as a5_vit
+from autograder.assignments.a5_vit.suite import hints as variants
+from autograder.assignments.a5_vit.support import weights as a5_support
+from autograder.assignments.registry import get_suite
+from autograder.grading.compare import compare
+from autograder.grading.plan import Outcome
+from autograder.grading.site import group_site
+from autograder.notebook.extract import Extraction
+from autograder.notebook.scan import forbidden_uses
 from course_lib.layers import PatchEmbedding, extract_patches
 from course_lib.models import ViTClassifier
 
@@ -24,23 +27,15 @@ ANSWERS = {"answer_patches": {"A", "B"}, "answer_cls": {"A", "B"}}
 SHAPES = [((2, 4, 6, 3), 2), ((3, 8, 8, 1), 4), ((1, 12, 8, 3), 4), ((2, 6, 10, 2), 2)]
 
 
-def _support():
-    spec = importlib.util.spec_from_file_location("a5_support", SUPPORT / "a5_support.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(("shape", "p"), SHAPES)
 def test_patch_references_agree_with_tf_image_extract_patches(shape, p):
-    """Do course_lib, the support copy and the numpy variant all cut patches as tf.image does?"""
+    """Do course_lib and the numpy variant cut patches as tf.image does?"""
     images = np.random.default_rng().normal(size=shape).astype("float32")
     want = tf.image.extract_patches(
         images, sizes=[1, p, p, 1], strides=[1, p, p, 1], rates=[1, 1, 1, 1], padding="VALID"
     ).numpy()
     want = want.reshape(shape[0], -1, p * p * shape[-1])
     np.testing.assert_allclose(np.asarray(extract_patches(images, p)), want, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(_support().extract_patches(images, p)), want, atol=1e-6)
     np.testing.assert_allclose(variants.extract_patches_np(images, p), want, atol=1e-6)
 
 
@@ -127,7 +122,9 @@ def test_jobs_ship_no_reference_of_the_unit_they_grade():
     plan = a5_vit.plan(np.random.default_rng(0), {})
     sites = {g.name: set(group_site(g) or {}) for g in plan.groups}
     assert not [f for f in sites["functions"] if f.startswith("course_lib/")]
-    assert not [f for f in sites["patch_embedding"] if f.startswith("course_lib/")]
+    # The reference extract_patches is given from its own module, without PatchEmbedding.
+    shipped = [f for f in sites["patch_embedding"] if f.startswith("course_lib/")]
+    assert [f for f in shipped if not f.endswith("__init__.py")] == ["course_lib/layers/patches.py"]
     assert "course_lib/layers/patch_embedding.py" in sites["vit"]  # given there, not graded
     assert not [f for files in sites.values() for f in files if "models" in f]
 
@@ -148,7 +145,7 @@ def test_importing_a_graded_reference_is_reported_by_name():
 
 def test_assign_reshapes_same_size_weights_and_names_what_is_wrong():
     """Does the support's assign accept a same-size weight and explain a missing or plain one?"""
-    support = _support()
+    support = a5_support
     layer = PatchEmbedding(patch_size=2, d_model=4, num_patches=4)
     layer(np.ones((1, 4, 4, 1), "float32"))
     value = np.arange(1, 5, dtype="float32").reshape(1, 1, 4)
@@ -173,6 +170,6 @@ def test_traced_runs_the_submission_with_an_unknown_batch(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "submission", types.SimpleNamespace(extract_patches=fake))
     images = tf.constant(np.random.default_rng().normal(size=(3, 4, 6, 3)).astype("float32"))
-    out = _support().traced("extract_patches", images, 2)
+    out = a5_support.traced("extract_patches", images, 2)
     np.testing.assert_allclose(out.numpy(), variants.extract_patches_np(images.numpy(), 2), 1e-6)
     assert seen == [1, None]  # eagerly on one image, then traced

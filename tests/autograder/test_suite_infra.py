@@ -3,10 +3,14 @@
 import json
 
 import nbformat
+import pytest
 
-from autograder import extract
+from autograder.assignments import registry
+from autograder.grading import calls as base
+from autograder.grading.plan import Group
+from autograder.grading.site import group_site, site_files
+from autograder.notebook import extract, scan
 from autograder.sandbox import Zygote, write_job
-from autograder.suites import SUITES, base
 
 
 def _notebook(helper, solution):
@@ -30,20 +34,29 @@ def test_given_packages_are_not_run_but_still_reported():
     assert "FeedForward" not in kept.chunks["0"] and "cm" not in kept.chunks["0"]
     assert "from course_lib.models import GPT" in kept.chunks["GPT"]  # the scan sees it
     assert "course_lib" not in kept.source.replace("course_libx", "")  # the sandbox does not
-    assert extract.forbidden_uses(kept, ("course_lib.models",)) == {"GPT": ["course_lib.models"]}
+    assert scan.forbidden_uses(kept, ("course_lib.models",)) == {"GPT": ["course_lib.models"]}
     # Without `given` (a1/a2) helper imports stay, so they are reported by name.
     assert "from course_lib.layers import" in extract.extract(nb, nb).chunks["0"]
 
 
-def test_suites_are_discovered_from_their_files():
-    assert {"a1_attention", "a2_transformer"} <= set(SUITES)
-    assert all(name[0] == "a" and name[1].isdigit() for name in SUITES)
+def test_registry_lists_every_assignment_folder():
+    """Is every assignment folder in the explicit registry, and every registered name a folder?"""
+    folders = {p.name for p in registry.ROOT.iterdir() if p.is_dir() and (p / "suite").is_dir()}
+    assert folders == set(registry.ASSIGNMENTS)
+    for name in registry.ASSIGNMENTS:
+        assert registry.notebook_source(name).is_file()
+        assert registry.get_suite(name).UNITS
+        assert registry.get_catalog(name).assignment == name
+
+
+def test_an_unknown_assignment_is_refused_with_the_known_ones():
+    with pytest.raises(KeyError, match="a1_attention, a2_transformer"):
+        registry.get_suite("a9_nothing")
 
 
 def test_support_files_logical_cpus_and_limits_reach_the_job(tmp_path, monkeypatch):
     """A support module constructs in the jail, the CPU is split in two, limits override."""
-    monkeypatch.setattr(base, "SUPPORT", tmp_path / "support")
-    support = base.SUPPORT / "infra_test_support.py"
+    support = tmp_path / "support" / "infra_test_support.py"
     support.parent.mkdir()
     support.write_text(
         "import tensorflow as tf\n\n"
@@ -55,7 +68,7 @@ def test_support_files_logical_cpus_and_limits_reach_the_job(tmp_path, monkeypat
         "        strategy = tf.distribute.MirroredStrategy(devices)\n"
         "        return self.scale * strategy.num_replicas_in_sync\n"
     )
-    group = base.Group(
+    group = Group(
         "g",
         calls=[
             base.construct("rep", "site:grader_support.infra_test_support:Replicas", {}, [], {}),
@@ -63,7 +76,7 @@ def test_support_files_logical_cpus_and_limits_reach_the_job(tmp_path, monkeypat
             base.function("blocked", "site:course_lib.models.gpt:GPT"),
         ],
         inputs={},
-        support=("infra_test_support.py",),
+        support=(support,),
         logical_cpus=2,
         limits={"wall_seconds": 77.0},
     )
@@ -73,7 +86,7 @@ def test_support_files_logical_cpus_and_limits_reach_the_job(tmp_path, monkeypat
         job,
         source="x = 1\n",
         calls=group.calls,
-        site=base.group_site(group),
+        site=group_site(group),
         limits={"wall_seconds": 60.0, **group.limits},
         logical_cpus=group.logical_cpus,
     )
@@ -99,7 +112,7 @@ def test_given_names_exist_while_the_submission_runs_and_modules_can_be_forbidde
         job,
         source=source,
         calls=[base.function("ref", "is_reference")],
-        site=base.site_files(("layers/feed_forward.py",)),
+        site=site_files(("layers/feed_forward.py",)),
         inject={"FeedForward": "course_lib.layers.feed_forward:FeedForward"},
         forbid=["course_lib.layers.feed_forward", "keras.ops.dot_product_attention"],
     )

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from course_lib.generate import filter_logits, generate, sample_next
+from course_lib.generation import filter_logits, generate, sample_next
 from tests.models.test_gpt import MAX_LEN, VOCAB, make_gpt
 
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.generate import beam_search, greedy_decode
+from course_lib.generation import beam_search, greedy_decode
 from course_lib.models import Seq2SeqTransformer
 from tests.layers.helpers import randomize
 from tests.models.helpers import seq2seq_logits

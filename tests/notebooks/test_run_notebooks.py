@@ -12,8 +12,10 @@ import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
+from autograder.assignments.registry import ASSIGNMENTS
+
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = sorted(p.stem for p in (ROOT / "tools" / "notebook_sources").glob("a*.txt"))
+NAMES = ASSIGNMENTS
 QUICK_ENV = "COURSE_QUICK"
 
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from autograder import course
+from autograder import settings as course
 from autograder.release import release_assignment
 from tests.platforms import venvs
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.catalog import load_notebook, replace_cells, solved_notebook, src
 from tests.autograder import hosts
-from tests.autograder.catalog import load_notebook, replace_cells, solved_notebook, src
 from tests.autograder.test_gradescope import schema_errors
 from tests.autograder.test_isolation_hosts import Listener
 from tests.platforms import clean_root

@@ -1,0 +1,1 @@
+"""The assignments, one folder each; `registry.ASSIGNMENTS` lists them."""

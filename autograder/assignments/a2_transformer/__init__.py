@@ -1,0 +1,1 @@
+"""a2_transformer: notebook source, grading suite, catalog and jail support files."""

@@ -1,0 +1,1 @@
+"""a3_gpt: notebook source, grading suite, catalog and jail support files."""

@@ -1,0 +1,189 @@
+"""Grade a class: every submission of one assignment through the pipeline, resumably.
+
+    python -m autograder grade a1_attention submitted/ --out build/grades/a1
+
+`grade` reads the submissions, runs the steps of `autograder.pipeline` before the sandbox
+for each, runs every job in the sandbox in parallel, scores each student as soon as their
+jobs are back, and writes the reports (autograder.reports.results).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.course import Course
+from autograder.pipeline import PREPARE_STEPS, Context, StudentResult, score_step, zero_result
+from autograder.reports import results as reports
+from autograder.submissions import find_submissions
+
+STATE_FILE = ".grader-state.json"
+
+
+def _file_hash(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else "none"
+
+
+def _load_state(out, force):
+    path = out / STATE_FILE
+    if path.exists() and not force:
+        return json.loads(path.read_text())
+    return {"secret": os.urandom(16).hex(), "graded": {}}
+
+
+class Progress:
+    """A one-line progress bar on stderr (a line per update when not a terminal)."""
+
+    def __init__(self, total, label):
+        self.total, self.label, self.count, self.start = total, label, 0, time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, what):
+        self.count += 1
+        filled = int(30 * self.count / max(1, self.total))
+        line = f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total} {what} ({time.monotonic() - self.start:.0f} s)"
+        print(
+            ("\r" + line) if self.tty else line,
+            end="" if self.tty else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.tty and self.count == self.total:
+            print(file=sys.stderr)
+
+
+def grade(
+    assignment,
+    submissions,
+    out,
+    *,
+    jobs=2,
+    force=False,
+    isolation="auto",
+    allow_unisolated=False,
+    progress=True,
+    source_root=None,
+    release_root=None,
+    limits=None,
+    zygote=None,
+    hide=(),
+    late_policy=None,
+):
+    """Grades every submission of `assignment` in `submissions` into `out`.
+
+    Resumable: a student whose results are recorded for the same notebook (by
+    hash) is not graded again; the secret input seed is kept in OUT so a
+    resumed run draws the same hidden inputs. `force=True` regrades everyone
+    with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
+    the Gradescope root holding the reference). `late_policy` (an `autograder.reports.late.LatePolicy`)
+    takes points off late submissions in grades.csv by nbgrader's `timestamp.txt`.
+    `isolation` is "auto" (the strongest layers the host allows), "landlock" (no namespaces)
+    or "none"; a host without namespaces or Landlock plus seccomp is refused
+    (`sandbox.IsolationRefused`) unless `allow_unisolated`.
+
+    Returns:
+        The list of grade rows written to OUT/grades.csv (late penalties applied).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = _load_state(out, force)
+    reports.write_atomic(out / STATE_FILE, json.dumps(state))
+    roots = {k: v for k, v in (("source_root", source_root), ("release_root", release_root)) if v}
+    course = Course.load(assignment, secret=bytes.fromhex(state["secret"]), limits=limits, **roots)
+    course.hide = tuple(str(p) for p in hide)
+    notebook_name = f"{assignment}.ipynb"
+    subs = find_submissions(submissions, assignment, notebook_name)
+    work = Path(tempfile.mkdtemp(prefix="autograder-"))
+    os.chmod(work, 0o711)
+    contexts, rows = [], {}
+    try:
+        for sub in subs:
+            digest = _file_hash(sub.path)
+            previous = state["graded"].get(sub.student)
+            if (
+                previous
+                and previous["hash"] == digest
+                and (out / sub.student / "results.json").exists()
+            ):
+                rows[sub.student] = {**previous["row"], "timestamp": _timestamp_text(sub.path)}
+                continue
+            result = StudentResult(sub.student, assignment, max_score=course.max_score)
+            if sub.problem:
+                result.notes.append(sub.problem)
+                result.status = "no notebook"
+            ctx = Context(assignment, sub.student, sub.path, course, work, result)
+            for step in PREPARE_STEPS:
+                step(ctx)
+                if ctx.done:
+                    break
+            ctx.digest = digest
+            contexts.append(ctx)
+        bar = Progress(len(contexts), f"grading {assignment}") if progress and contexts else None
+        ready = [c for c in contexts if not c.done]
+        for ctx in contexts:
+            if ctx.done:
+                ctx.result.tests = zero_result(ctx)
+                _finish(ctx, out, state, rows, bar)
+        if ready:
+            sandbox = {"jobs": jobs, "isolation": isolation, "allow_unisolated": allow_unisolated}
+            _run_sandbox(ready, out, state, rows, bar, sandbox, course.hide, zygote)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    final = reports.apply_late_policy(rows.values(), late_policy)
+    reports.write_grades_csv(out, final)
+    return final
+
+
+def _run_sandbox(ready, out, state, rows, bar, sandbox, hide, zygote):
+    from autograder.sandbox import Zygote
+
+    by_dir = {os.path.realpath(d): (ctx, g) for ctx in ready for g, d in ctx.job_dirs.items()}
+    pending = {id(ctx): dict() for ctx in ready}
+
+    def on_done(job_result):
+        ctx, group = by_dir[os.path.realpath(job_result.job_dir)]
+        pending[id(ctx)][group] = job_result
+        if len(pending[id(ctx)]) == len(ctx.job_dirs):
+            score_step(ctx, pending[id(ctx)])
+            _finish(ctx, out, state, rows, bar)
+
+    owned = zygote is None
+    zygote = zygote or Zygote(**sandbox, hide=hide)
+    try:
+        if zygote.warning:
+            print(zygote.warning, file=sys.stderr)
+        zygote.run_many(list(by_dir), on_done=on_done)
+    finally:
+        if owned:
+            zygote.close()
+
+
+def _timestamp_text(notebook_path):
+    from autograder.reports.late import read_timestamp
+
+    stamp = read_timestamp(Path(notebook_path)) if notebook_path else None
+    return stamp.isoformat() if stamp else ""
+
+
+def _finish(ctx, out, state, rows, bar):
+    result = ctx.result
+    reports.write_student(out, result)
+    row = {
+        "student": result.student,
+        "assignment": result.assignment,
+        "score": round(result.score, 4),
+        "max_score": result.max_score,
+        "status": result.status,
+        "isolation": result.isolation,
+        "timestamp": _timestamp_text(ctx.path),
+        "notes": " | ".join(n.splitlines()[0] for n in result.notes)[:300],
+    }
+    rows[result.student] = row
+    state["graded"][result.student] = {"hash": ctx.digest, "row": row}
+    reports.write_atomic(out / STATE_FILE, json.dumps(state))
+    if bar:
+        bar.update(f"{result.student}: {result.score:.1f}/{result.max_score:.0f}")
