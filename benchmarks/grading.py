@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "build" / "benchmarks" / "grading.md"  # copy the section into RESULTS.md
 TARGET = 10.0
 
+
 # Correct alternatives to the a2 reference: (grade_id, old text, new text) edits of the solved notebook.
 def _env():
     bin_dir = str(Path(sys.executable).parent)

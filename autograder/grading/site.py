@@ -114,5 +114,9 @@ def support_name(path, attribute):
     return "site:" + support_ref(path, attribute)
 
 
+# A package file in the repository (a fixed name in /tmp would be shared by every user).
+EMPTY_INIT = Path(__file__).resolve().parent / "empty_init.py"
+
+
 def _empty_init():
-    return None  # write_job writes an empty file (a fixed name in /tmp would be shared by users)
+    return EMPTY_INIT

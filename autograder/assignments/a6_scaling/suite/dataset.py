@@ -78,7 +78,9 @@ def dataset_group(rng, expected):
         inputs,
         site_modules=("data/image_file.py",),
         support=SUPPORT,
-        inject={"load_and_preprocess_image": "course_lib.data.image_file:load_and_preprocess_image"},
+        inject={
+            "load_and_preprocess_image": "course_lib.data.image_file:load_and_preprocess_image"
+        },
     )
     return group, checks
 

@@ -8,12 +8,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, course
+from autograder import cli
+from autograder import settings as course
+from autograder.assignments import registry
 from autograder.release import notebook_text, release_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
-NAMES = sorted(p.stem for p in (ROOT / "tools" / "notebook_sources").glob("a*.txt"))
+NAMES = list(registry.ASSIGNMENTS)
 INSTALL = "course-lib @ git+https://github.com/uni-ml/transformers-course@v1"
 # A URL nobody can install from, in a text meant for students.
 PLACEHOLDER_URL = re.compile(r"YOUR[-_]ORG|ORG/REPO|github\.com/<|git\+https?://<")
