@@ -79,6 +79,8 @@ class Zygote:
             "CUDA_VISIBLE_DEVICES": "",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        if uids.library_path(python):
+            env["LD_LIBRARY_PATH"] = uids.library_path(python)
         if os.environ.get(protocol.DENY_ENV):  # tests of hosts that refuse some layers
             env[protocol.DENY_ENV] = os.environ[protocol.DENY_ENV]
         command = [*wrapper, python, "-m", "autograder.sandbox.zygote", "--jobs", str(jobs)]

@@ -85,6 +85,16 @@ def stage_interpreter(dest: str) -> str:
     os.makedirs(os.path.join(base, "bin"))
     exe = os.path.join(base, "bin", version)
     _link(os.path.realpath(sys.executable), exe)
+    # libpython, when the interpreter links it (its RUNPATH may be unreadable: see library_path)
+    real_lib = os.path.join(os.path.realpath(sys.base_prefix), "lib")
+    for name in os.listdir(real_lib):
+        if name.startswith("libpython") and ".so" in name:
+            src = os.path.join(real_lib, name)
+            dst = os.path.join(base, "lib", name)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+            else:
+                _link(src, dst)
     venv = os.path.join(dest, "venv")
     os.makedirs(os.path.join(venv, "bin"))
     with open(os.path.join(venv, "pyvenv.cfg"), "w") as f:
@@ -108,6 +118,18 @@ def stage_interpreter(dest: str) -> str:
     for root, _dirs, _files in os.walk(dest):
         os.chmod(root, 0o755)
     return os.path.join(venv, "bin", "python")
+
+
+def library_path(python: str) -> str | None:
+    """The lib/ beside an interpreter that holds its libpython, for LD_LIBRARY_PATH.
+
+    A mirrored interpreter's RUNPATH still names the original lib/ (under /root for
+    pyenv), which another uid cannot read; LD_LIBRARY_PATH is searched before RUNPATH.
+    """
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(python))), "lib")
+    if os.path.isdir(lib) and any(n.startswith("libpython") for n in os.listdir(lib)):
+        return lib
+    return None
 
 
 def protect_job(job_dir: str, uid: int) -> None:

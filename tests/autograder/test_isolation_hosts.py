@@ -25,6 +25,7 @@ import pytest
 
 from autograder.assignments.a1_attention.catalog import ATTACKS
 from autograder.catalog import results, src, write_submission
+from autograder.sandbox import uids
 from tests.autograder import hosts
 
 pytestmark = [
@@ -236,6 +237,7 @@ def graded(request, setting):
         out.mkdir()
         hosts.give_to_nobody(out)
         env.update(HOME=str(setting["home"]), PYTHONPATH=str(cwd))
+        env["LD_LIBRARY_PATH"] = uids.library_path(python) or ""
     else:
         python, cwd = sys.executable, hosts.REPO
         env.update(HOME=os.environ.get("HOME", "/root"))

@@ -175,7 +175,8 @@ def test_attacks_score_no_more_than_empty(graded):
 
 def test_no_breach_in_the_container(image, graded, listener):
     """No marker file in the image, no loopback connection, no process left running."""
-    files = [p for p in image.rglob(f"*{MARKER}*") if "/proc/" not in str(p)]
+    folders = ("tmp", "var/tmp", "root", "home", "autograder", "etc", "usr/local")
+    files = [p for folder in folders for p in (image / folder).rglob(f"*{MARKER}*")]
     assert files == [] and listener.received == []
     survivors = []
     for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):

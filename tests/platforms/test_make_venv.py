@@ -26,7 +26,7 @@ PYTHONS = {
 SMOKE = [
     "tests/layers/test_attention.py",
     "tests/data/test_tokenizers.py",
-    "tests/autograder/test_course.py",
+    "tests/autograder/test_settings.py",
     "tests/autograder/test_late.py",
 ]
 
