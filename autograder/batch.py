@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from autograder.course import Course
+from autograder.grading.bundles import runs_per_student
 from autograder.pipeline import PREPARE_STEPS, Context, StudentResult, score_step, zero_result
 from autograder.reports import results as reports
 from autograder.submissions import find_submissions
@@ -90,6 +91,31 @@ def grade(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    owned = zygote is None
+    if owned:  # TensorFlow starts in the zygote while this process prepares the jobs
+        from autograder.sandbox import Zygote
+
+        zygote = Zygote(
+            jobs=jobs,
+            isolation=isolation,
+            allow_unisolated=allow_unisolated,
+            hide=tuple(str(p) for p in hide),
+            wait=False,
+        )
+    try:
+        return _grade(
+            assignment, submissions, out, zygote, jobs, force, progress, source_root,
+            release_root, limits, hide, late_policy,
+        )  # fmt: skip
+    finally:
+        if owned:
+            zygote.close()
+
+
+def _grade(
+    assignment, submissions, out, zygote, jobs, force, progress, source_root, release_root,
+    limits, hide, late_policy,
+):  # fmt: skip
     state = _load_state(out, force)
     reports.write_atomic(out / STATE_FILE, json.dumps(state))
     roots = {k: v for k, v in (("source_root", source_root), ("release_root", release_root)) if v}
@@ -97,6 +123,7 @@ def grade(
     course.hide = tuple(str(p) for p in hide)
     notebook_name = f"{assignment}.ipynb"
     subs = find_submissions(submissions, assignment, notebook_name)
+    course.parts = runs_per_student(len(subs), jobs)
     work = Path(tempfile.mkdtemp(prefix="autograder-"))
     os.chmod(work, 0o711)
     contexts, rows = [], {}
@@ -129,8 +156,7 @@ def grade(
                 ctx.result.tests = zero_result(ctx)
                 _finish(ctx, out, state, rows, bar)
         if ready:
-            sandbox = {"jobs": jobs, "isolation": isolation, "allow_unisolated": allow_unisolated}
-            _run_sandbox(ready, out, state, rows, bar, sandbox, course.hide, zygote)
+            _run_sandbox(ready, out, state, rows, bar, zygote)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     final = reports.apply_late_policy(rows.values(), late_policy)
@@ -138,28 +164,37 @@ def grade(
     return final
 
 
-def _run_sandbox(ready, out, state, rows, bar, sandbox, hide, zygote):
-    from autograder.sandbox import Zygote
+def _run_sandbox(ready, out, state, rows, bar, zygote):
+    from autograder.sandbox import protocol, split_bundle
 
-    by_dir = {os.path.realpath(d): (ctx, g) for ctx in ready for g, d in ctx.job_dirs.items()}
+    runs = {os.path.realpath(d): (ctx, groups) for ctx in ready for d, groups in ctx.runs}
     pending = {id(ctx): dict() for ctx in ready}
+    reruns = []
 
-    def on_done(job_result):
-        ctx, group = by_dir[os.path.realpath(job_result.job_dir)]
+    def record(ctx, group, job_result):
         pending[id(ctx)][group] = job_result
         if len(pending[id(ctx)]) == len(ctx.job_dirs):
             score_step(ctx, pending[id(ctx)])
             _finish(ctx, out, state, rows, bar)
 
-    owned = zygote is None
-    zygote = zygote or Zygote(**sandbox, hide=hide)
-    try:
-        if zygote.warning:
-            print(zygote.warning, file=sys.stderr)
-        zygote.run_many(list(by_dir), on_done=on_done)
-    finally:
-        if owned:
-            zygote.close()
+    def on_done(job_result):
+        ctx, groups = runs[os.path.realpath(job_result.job_dir)]
+        if len(groups) == 1:
+            return record(ctx, groups[0], job_result)
+        specs = {g: protocol.read_job(ctx.job_dirs[g]) for g in groups}
+        finished, unfinished = split_bundle(job_result, specs)
+        for group in unfinished:  # run alone, as if there had been no bundle
+            runs[os.path.realpath(ctx.job_dirs[group])] = (ctx, [group])
+            reruns.append(ctx.job_dirs[group])
+        for group, result in finished.items():
+            record(ctx, group, result)
+
+    if zygote.ready().warning:
+        print(zygote.warning, file=sys.stderr)
+    zygote.run_many(list(runs), on_done=on_done)
+    while reruns:
+        batch, reruns[:] = list(reruns), []
+        zygote.run_many(batch, on_done=on_done)
 
 
 def _timestamp_text(notebook_path):

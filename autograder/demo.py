@@ -81,27 +81,9 @@ def run(
     db_path = course / "gradebook.db"
     db_url = f"sqlite:///{db_path.resolve()}"
 
-    for name in assignments:
-        _timed(
-            seconds,
-            "release",
-            release_assignment,
-            name,
-            source_root=source_root,
-            release_root=release_root,
-        )
-        labels[name] = _timed(
-            seconds,
-            "build class",
-            demo_class.build_class,
-            submitted,
-            name,
-            Path(source_root) / name / f"{name}.ipynb",
-            release_root / name / f"{name}.ipynb",
-        )
-
     from autograder.sandbox import Zygote
 
+    # TensorFlow starts in the zygote while the notebooks are released and the class built.
     zygote = _timed(
         seconds,
         "sandbox start",
@@ -109,9 +91,28 @@ def run(
         jobs=jobs,
         isolation=isolation,
         allow_unisolated=allow_unisolated,
+        wait=False,
     )
     try:
-        if zygote.warning:
+        for name in assignments:
+            _timed(
+                seconds,
+                "release",
+                release_assignment,
+                name,
+                source_root=source_root,
+                release_root=release_root,
+            )
+            labels[name] = _timed(
+                seconds,
+                "build class",
+                demo_class.build_class,
+                submitted,
+                name,
+                Path(source_root) / name / f"{name}.ipynb",
+                release_root / name / f"{name}.ipynb",
+            )
+        if _timed(seconds, "sandbox start", zygote.ready).warning:
             print(zygote.warning, file=sys.stderr)
         for name in assignments:
             rows[name] = _timed(

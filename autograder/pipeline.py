@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.grading import bundles
 from autograder.grading.plan import Outcome
 from autograder.grading.site import group_site
 from autograder.notebook import extract as extract_mod
 from autograder.notebook import read as read_mod
 from autograder.notebook import scan
 from autograder.notebook.validate import validate
-from autograder.sandbox import write_job
+from autograder.sandbox import write_bundle, write_job
 
 OUTPUT_CAP = 4000
 
@@ -79,6 +80,7 @@ class Context:
     unit_problems: dict = dataclasses.field(default_factory=dict)  # unit -> message
     plan: object = None
     job_dirs: dict = dataclasses.field(default_factory=dict)  # group -> job dir
+    runs: list = dataclasses.field(default_factory=list)  # (job dir, [group names]) to run
     done: bool = False  # a step decided the outcome (e.g. unreadable notebook)
 
 
@@ -153,21 +155,37 @@ def plan_step(ctx):
 
 
 def write_jobs_step(ctx):
-    for group in ctx.plan.groups:
-        job_dir = ctx.work / f"{ctx.student}--{group.name}"
-        write_job(
-            job_dir,
-            source=ctx.extraction.source,
-            calls=group.calls,
-            inputs=group.inputs,
-            site=group_site(group),
-            inject=group.inject,
-            forbid=[n for n in ctx.course.suite.FORBID if "." in n],
-            limits={**dataclasses.asdict(ctx.course.limits), **group.limits},
-            hide=ctx.course.hide,
-            logical_cpus=group.logical_cpus,
-        )
-        ctx.job_dirs[group.name] = str(job_dir)
+    """One job dir per group; groups that can share a sandbox go in a bundle (grading/bundles.py).
+
+    `ctx.runs` lists what to run: `(dir, [group names])`, a bundle when it names several.
+    `ctx.job_dirs` keeps each group's own job dir (inside its bundle), run alone if the
+    bundle does not finish it.
+    """
+    course = ctx.course
+    if getattr(course, "sites", None) is None:
+        course.sites = {g.name: group_site(g) for g in ctx.plan.groups}
+    runs = bundles.chains(ctx.plan.groups, course.sites, course.unit_points)
+    runs = bundles.split(runs, getattr(course, "parts", 1))
+    for run in runs:
+        base = ctx.work / f"{ctx.student}--{run[0].name}"
+        for group in run:
+            job_dir = base / group.name if len(run) > 1 else base
+            write_job(
+                job_dir,
+                source=ctx.extraction.source,
+                calls=group.calls,
+                inputs=group.inputs,
+                site=course.sites[group.name],
+                inject=group.inject,
+                forbid=[n for n in course.suite.FORBID if "." in n],
+                limits={**dataclasses.asdict(course.limits), **group.limits},
+                hide=course.hide,
+                logical_cpus=group.logical_cpus,
+            )
+            ctx.job_dirs[group.name] = str(job_dir)
+        if len(run) > 1:
+            write_bundle(base, [g.name for g in run])
+        ctx.runs.append((str(base), [g.name for g in run]))
 
 
 PREPARE_STEPS = (read_step, validate_step, extract_step, forbidden_step, plan_step, write_jobs_step)

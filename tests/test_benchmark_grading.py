@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import grading, grading_class
+from benchmarks import grading, grading_class, grading_report
 
 A2 = "a2_transformer"
 
@@ -74,13 +74,13 @@ def test_compare_lists_missing_full_marks_and_disagreements():
     """Are a reference below full marks and an ungraded alternative reported, buggy ones not?"""
     ours = {"a_ref": (30.0, 30.0), "b_alt": (30.0, 30.0), "c_bug": (22.0, 30.0), "d_stub": (0, 30)}
     theirs = {"a_ref": (28.0, 30.0), "b_alt": None, "c_bug": (25.0, 30.0), "d_stub": (0, 30)}
-    per_kind, problems = grading.compare(LABELS, {"ours": ours, "nbgrader": theirs})
+    per_kind, problems = grading_report.compare(LABELS, {"ours": ours, "nbgrader": theirs})
     assert problems == ["nbgrader gave a_ref (reference) 28/30", "nbgrader gave b_alt (alt_x) -"]
     assert per_kind["bug_y"] == ("buggy", {"ours": ["22/30"], "nbgrader": ["25/30"]})
-    differ = grading.disagreements(LABELS, {"ours": ours, "nbgrader": theirs})
+    differ = grading_report.disagreements(LABELS, {"ours": ours, "nbgrader": theirs})
     assert [s for s, _, _ in differ] == ["a_ref", "b_alt", "c_bug"]
 
-    _, problems = grading.compare(LABELS, {"ours": ours, "nbgrader": dict(ours)})
+    _, problems = grading_report.compare(LABELS, {"ours": ours, "nbgrader": dict(ours)})
     assert problems == []
 
 
@@ -92,17 +92,27 @@ def test_report_gives_the_ratio_and_the_verdict():
         "d_stub": (0, 30),
     }
     graders = {"ours": scores, "nbgrader": dict(scores)}
-    text, ratio, problems = grading.report(
+    text, ratio, problems = grading_report.report(
         A2, LABELS, {"ours": 4.0, "nbgrader": 48.0}, graders, "python -m benchmarks.grading", 2
     )
     assert ratio == pytest.approx(12.0) and problems == []
-    assert "**12.0x** (target >= 10: met)" in text
+    assert "**12.0x** (target >= 20: NOT met)" in text
     assert "yes, from every grader" in text
     assert "| nbgrader | 48.0 s | 12.00 s" in text
-    text, ratio, _ = grading.report(
-        A2, LABELS, {"ours": 6.0, "nbgrader": 48.0}, graders, "python -m benchmarks.grading", 2
+    text, ratio, _ = grading_report.report(
+        A2, LABELS, {"ours": 2.0, "nbgrader": 48.0}, graders, "python -m benchmarks.grading", 2
     )
-    assert "(target >= 10: NOT met)" in text
+    assert "**24.0x** (target >= 20: met)" in text
+    table = grading_report.summary(
+        [
+            (A2, 4, {"ours": 2.0, "nbgrader": 48.0}, ratio, []),
+            ("a3_gpt", 4, {"ours": 3.0}, None, ["x"]),
+        ],
+        "python -m benchmarks.grading --assignment all",
+    )
+    rows = [line for line in table.splitlines() if line.startswith("| a")][1:]
+    assert [r.split("|")[7].strip() for r in rows] == ["**24.0x**", "-"]
+    assert [r.split("|")[8].strip() for r in rows] == ["yes", "NO"]
 
 
 @pytest.mark.slow

@@ -80,6 +80,7 @@ def _construct(call, namespace, inputs, objects, args, kwargs):
     build_output = None
     if call.get("build") is not None:
         build = call["build"]
+        _build_eagerly(obj)
         build_args = _resolve(build.get("args", []), inputs, objects)
         build_output = obj(*build_args, **_resolve(build.get("kwargs", {}), inputs, objects))
     for path, names in (call.get("weights") or {}).items():
@@ -98,6 +99,28 @@ def _construct(call, namespace, inputs, objects, args, kwargs):
         layer.set_weights(given)
     objects[call["id"]] = obj
     return build_output if call.get("save_build_output") else None
+
+
+def _build_eagerly(obj):
+    """Let the first call build the layers that have no ``build()``, eagerly.
+
+    Keras builds such a layer (and each nested one) by tracing its ``call`` on symbolic
+    inputs first, then runs the real call: half a GPT's construction time here. Marked as
+    built, the layer runs the real call only, and its sublayers build themselves on the
+    inputs they get, as Keras does when that trace fails. A layer that defines ``build()``
+    is left alone.
+    """
+    layers = getattr(obj, "_flatten_layers", None)
+    if not isinstance(obj, keras.layers.Layer) or layers is None:
+        return
+    for layer in layers(include_self=True, recursive=True):
+        if not layer.built and _default_build(layer):
+            layer.built = True
+
+
+def _default_build(layer) -> bool:
+    build = type(layer).build
+    return build is keras.layers.Layer.build or build is keras.Model.build
 
 
 class NotBuilt(LookupError):

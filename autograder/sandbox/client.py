@@ -39,7 +39,8 @@ class Zygote:
 
     ``wrapper`` prefixes the zygote's command (the tests run it under ``setpriv`` to play a
     container or an unprivileged user); ``python`` and ``pythonpath`` are the interpreter
-    and the grader's location it runs from.
+    and the grader's location it runs from. With ``wait=False`` the zygote imports
+    TensorFlow while the caller goes on; :meth:`ready` waits for it (``run_many`` calls it).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class Zygote:
         pythonpath=REPO_ROOT,
         wrapper=(),
         startup_timeout: float = 180.0,
+        wait: bool = True,
     ):
         if not 1 <= jobs <= 64:
             raise ValueError(f"jobs must be between 1 and 64. Received: jobs={jobs}")
@@ -99,7 +101,17 @@ class Zygote:
         self._buffer = b""
         self._next_id = 0
         self._failed = False
-        ready = self._read_event(time.monotonic() + startup_timeout)
+        self._allow_unisolated = allow_unisolated
+        self._startup_deadline = time.monotonic() + startup_timeout
+        self._ready = False
+        if wait:
+            self.ready()
+
+    def ready(self) -> "Zygote":
+        """Wait until the zygote is up; raise if it failed or offers no isolation."""
+        if self._ready:
+            return self
+        ready = self._read_event(self._startup_deadline)
         if ready.get("event") != "ready":
             self._failed = True
             self.close()
@@ -109,7 +121,7 @@ class Zygote:
         self.isolation = ready["summary"]  # e.g. "landlock+seccomp+uid"
         self.isolation_missing = ready["isolation_missing"]
         self.uids = ready["uids"]  # the slot uids (None when no uid drop is possible)
-        if self.mode == "none" and not allow_unisolated:
+        if self.mode == "none" and not self._allow_unisolated:
             from autograder.sandbox.isolation import Plan, refuse_message
 
             self.close()
@@ -122,6 +134,8 @@ class Zygote:
             self.warning = "warning: grading UNISOLATED (--allow-unisolated); " + self.warning
         elif not short:
             self.warning = ""
+        self._ready = True
+        return self
 
     def __enter__(self):
         return self
@@ -147,6 +161,7 @@ class Zygote:
 
     def run_many(self, job_dirs, on_done=None) -> list[protocol.JobResult]:
         """Run jobs (up to ``jobs`` at once); call ``on_done(result)`` as each finishes."""
+        self.ready()
         pending, results = {}, {}
         specs = {}
         for job_dir in job_dirs:
@@ -175,6 +190,9 @@ class Zygote:
         return self.run_many([job_dir])[0]
 
     def close(self) -> None:
+        if self.proc.poll() is None and not self._ready:  # never used: no need to wait
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.write(b'{"op": "shutdown"}\n')
@@ -190,6 +208,14 @@ class Zygote:
         if self._stage:
             shutil.rmtree(self._stage, ignore_errors=True)
             self._stage = None
+
+
+MEMORY_SIGNS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "OOM")
+
+
+def out_of_memory(texts) -> bool:
+    """Whether error texts or stderr show the job ran out of memory."""
+    return any(sign in t for t in texts for sign in MEMORY_SIGNS)
 
 
 def load_result(job_dir: str, event: dict, spec: dict) -> protocol.JobResult:
@@ -213,9 +239,8 @@ def load_result(job_dir: str, event: dict, spec: dict) -> protocol.JobResult:
     for name in (protocol.STDOUT_FILE, protocol.STDERR_FILE):
         raw = read_capped(out / name, limits["output_bytes"] + 200) or b""
         text[name] = raw.decode("utf-8", "replace")
-    memory_signs = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "OOM")
-    if status in ("ok", "crashed") and any(
-        sign in t for t in [*errors.values(), text[protocol.STDERR_FILE]] for sign in memory_signs
+    if status in ("ok", "crashed") and out_of_memory(
+        [*errors.values(), text[protocol.STDERR_FILE]]
     ):
         status = "memory"
     for call in spec["calls"]:

@@ -107,7 +107,13 @@ def _read_key(key_fd: int) -> bytes:
 
 
 def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
-    """Run one job in the current (already jailed) process; return the exit code."""
+    """Run one job in the current (already jailed) process; return the exit code.
+
+    A bundle (``protocol.write_bundle``) runs its phases, each a job of its own in
+    ``<job_dir>/<phase>``, one after another in this process: the submission is executed
+    again in a fresh module for each phase, with that phase's site, injects and inputs,
+    and the finished phases are listed in ``errors[protocol.PHASES_KEY]``.
+    """
     try:
         key = _read_key(key_fd)
     except BaseException:  # nothing can be sealed: say why on stderr and fail
@@ -117,8 +123,44 @@ def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
     del key
     with open(os.path.join(job_dir, protocol.JOB_FILE)) as f:
         job = json.load(f)
-    limits = protocol.Limits.from_dict(job.get("limits"))
     forbid = Forbid(results)
+    phases = job.get("bundle")
+    if not phases:
+        code = _run_phase(job_dir, job, results, forbid, first=True)
+    else:
+        done = []
+        for name in phases:
+            phase_dir = os.path.join(job_dir, name)
+            with open(os.path.join(phase_dir, protocol.JOB_FILE)) as f:
+                phase = json.load(f)
+            if done:
+                _between_phases()
+            code = _run_phase(phase_dir, phase, results, forbid, first=not done)
+            if code:
+                break
+            done.append(name)
+            results.errors[protocol.PHASES_KEY] = ",".join(done)
+    if code:
+        return code
+    for stream in (sys.stdout, sys.stderr):  # may be the submission's: before the final flush
+        with contextlib.suppress(BaseException):  # nothing to report it to
+            stream.flush()
+    results.flush(final=True)
+    return 0
+
+
+def _between_phases():
+    """Reset Keras' global state (layer names restart) without a slow full garbage collection."""
+    try:
+        keras.backend.clear_session(free_memory=False)
+    except TypeError:  # Keras before 3.7 has no free_memory
+        keras.backend.clear_session()
+
+
+def _run_phase(job_dir: str, job: dict, results, forbid, first: bool) -> int:
+    """Set up one job's imports, run its submission and calls; 0, or HARNESS_FAILED."""
+    limits = protocol.Limits.from_dict(job.get("limits"))
+    soft = limits.call_seconds or limits.wall_seconds
     try:
         inputs = _load_inputs(os.path.join(job_dir, protocol.INPUTS_FILE))
         site = None
@@ -126,9 +168,10 @@ def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
             anchor = os.open(job_dir, os.O_PATH | os.O_DIRECTORY)
             site = f"/proc/self/fd/{anchor}/{job['site']}"
         isolate_imports(site)
-        forbid.install(job.get("forbid") or [])
-        if job.get("logical_cpus"):
-            _logical_cpus(int(job["logical_cpus"]))
+        if first:
+            forbid.install(job.get("forbid") or [])
+            if job.get("logical_cpus"):
+                _logical_cpus(int(job["logical_cpus"]))
         if job.get("seed") is not None:
             keras.utils.set_random_seed(int(job["seed"]))
     except BaseException as exc:
@@ -137,10 +180,10 @@ def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
         return HARNESS_FAILED
     # The given names are there while the submission runs (a class may subclass a given
     # layer) and injected again after it, so a graded unit always uses the references.
-    namespace = _exec_submission(os.path.join(job_dir, job["source"]), results, job.get("inject"))
+    source = os.path.join(job_dir, job["source"])
+    namespace = _exec_submission(source, results, job.get("inject"), limits.wall_seconds / 2)
     _inject(namespace, job.get("inject") or {}, results)
     results.flush()
-    soft = limits.call_seconds or limits.wall_seconds
     objects: dict[str, object] = {}
     for call in job.get("calls", []):
         call_id = str(call.get("id"))
@@ -153,10 +196,6 @@ def run_job(job_dir: str, out_dir: str, key_fd: int) -> int:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             results.error(call_id, exc)
         results.flush()
-    for stream in (sys.stdout, sys.stderr):  # may be the submission's: before the final flush
-        with contextlib.suppress(BaseException):  # nothing to report it to
-            stream.flush()
-    results.flush(final=True)
     return 0
 
 
@@ -192,8 +231,12 @@ def _cells(source: str):
     return cells
 
 
-def _exec_submission(path: str, results: _Results, inject=None) -> dict:
-    """Run the submission cell by cell, as a notebook would; a failing cell skips only itself."""
+def _exec_submission(path: str, results: _Results, inject=None, soft=None) -> dict:
+    """Run the submission cell by cell, as a notebook would; a failing cell skips only itself.
+
+    Each cell runs under a soft time limit of half the job's: a cell that loops forever fails
+    on its own, and the calls still run.
+    """
     module = types.ModuleType("submission")
     module.__file__ = path
     sys.modules["submission"] = module
@@ -207,7 +250,8 @@ def _exec_submission(path: str, results: _Results, inject=None) -> dict:
     failures = []
     for label, code in _cells(source):
         try:
-            exec(compile(code, path, "exec"), module.__dict__)
+            with _soft_limit(soft, "the cell (a loop that never ends at its top level?)"):
+                exec(compile(code, path, "exec"), module.__dict__)
         except BaseException as exc:  # the definitions of the other cells stay usable
             last = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
             failures.append(f"cell {label}: {last}")
@@ -225,15 +269,17 @@ def _inject(namespace: dict, inject: dict, results: _Results):
 
 
 class _soft_limit:
-    def __init__(self, seconds):
-        self.seconds = seconds
+    def __init__(self, seconds, what="call"):
+        self.seconds, self.what = seconds, what
 
     def _alarm(self, signum, frame):
-        raise CallTimeout(f"call exceeded its soft time limit of {self.seconds} s")
+        raise CallTimeout(f"{self.what} exceeded its soft time limit of {self.seconds:g} s")
 
     def __enter__(self):
-        signal.signal(signal.SIGALRM, self._alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        if self.seconds:
+            signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
 
     def __exit__(self, *exc):
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)

@@ -26,6 +26,11 @@ Refinements of the job format agreed for the grading suites:
   submission runs (TensorFlow allows it only before its runtime starts).
 - ``grad`` saves ``<id>.<i>`` for each ``i`` in ``wrt``; a gradient that is None is an error.
 
+A bundle (:func:`write_bundle`) is a job whose ``job.json`` lists phases, each a job written
+in ``<bundle>/<phase>/``: the harness runs them one after another in one sandbox (one fork,
+one TensorFlow start-up) and lists the finished ones in ``errors[PHASES_KEY]``; its ``out/``
+holds the results of every phase. A phase left unfinished is rerun as its own job.
+
 Results are sealed (:func:`seal`) and loaded by ``loading.py`` without trusting them.
 """
 
@@ -54,6 +59,7 @@ STDERR_FILE = "stderr.txt"
 
 STATUSES = ("ok", "timeout", "memory", "crashed", "killed")
 CELL_MARKER = "# --- cell "  # extract.py starts each notebook cell's code with this line
+PHASES_KEY = "__phases__"  # errors key of a bundle: its finished phases, comma-separated
 DENY_ENV = "AUTOGRADER_SANDBOX_DENY"  # tests: "unshare,landlock,seccomp" behave as if refused
 
 
@@ -163,6 +169,33 @@ def write_job(
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
     return job_dir
+
+
+def write_bundle(bundle_dir, phases: list[str]) -> Path:
+    """Make ``bundle_dir`` a job that runs the jobs already written in ``bundle_dir/<phase>``.
+
+    Its limits are the largest of the phases' (the result caps add up), so each phase has at
+    least its own budget; the phases run in the given order.
+    """
+    bundle_dir = Path(bundle_dir)
+    specs = [read_job(bundle_dir / name) for name in phases]
+    if not specs or any(s.get("logical_cpus") for s in specs):
+        raise ValueError("A bundle needs phases, and none of them may set logical_cpus")
+    limits = {k: max(s["limits"][k] or 0 for s in specs) for k in specs[0]["limits"]}
+    limits["call_seconds"] = None
+    for key in ("max_arrays", "result_bytes"):
+        limits[key] = sum(s["limits"][key] for s in specs)
+    spec = {
+        "bundle": list(phases),
+        "calls": [],
+        "limits": limits,
+        "hide": sorted({h for s in specs for h in s["hide"]}),
+    }
+    (bundle_dir / JOB_FILE).write_text(json.dumps(spec, indent=1))
+    (bundle_dir / OUT_DIR).mkdir()
+    for path in (bundle_dir, bundle_dir / JOB_FILE, bundle_dir / OUT_DIR):
+        os.chmod(path, 0o644 if path.is_file() else 0o755)
+    return bundle_dir
 
 
 def _copy_site(site, dest: Path) -> None:
