@@ -26,8 +26,11 @@ demo: $(STAMP)
 	$(BIN)/python -m course_lib.demo --out build/demo/layers
 	$(BIN)/python -m autograder demo --out build/demo
 
+# Two pytest-xdist workers; a module (or a test class) stays on one worker, so its shared
+# fixtures (a catalog's audit, a zygote, a kernel) are built once. WORKERS=0 runs in-process.
+WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
