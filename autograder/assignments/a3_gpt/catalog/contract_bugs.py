@@ -1,10 +1,11 @@
 """Bugs of a3_gpt against the contract's finer points: graph mode, all-padding targets,
-top_k >= vocab, and an option ignored where only an edge case would notice.
+top_k >= vocab, generate's (B, T0 + max_new_tokens), and an option ignored where only an edge
+case would notice.
 
 `{name: (cells, {unit: phrase})}`, merged into the catalog's bugs (catalog/__init__.py).
 """
 
-from autograder.assignments.a3_gpt.catalog.bugs import EMB, FILTER, LOSS, edit
+from autograder.assignments.a3_gpt.catalog.bugs import EMB, FILTER, GEN, LOSS, edit
 
 CONTRACT_BUGS = {
     "bug_emb_static_batch": (
@@ -37,5 +38,9 @@ CONTRACT_BUGS = {
             ),
         ),
         {FILTER: "counts only when filter_logits with top_k=1"},
+    ),
+    "bug_gen_returns_new_tokens_only": (
+        edit(GEN, ("    return ids\n", "    return ids[:, np.asarray(prompt_ids).shape[1] :]\n")),
+        {GEN: "the prompt followed by the new tokens"},
     ),
 }
