@@ -3,6 +3,8 @@
 `function` calls a name the submission (or `inject`) defines, `construct` builds a layer
 and copies the grader's weights into it, `call` calls a constructed object, `value` reads a
 variable; `arr(name)` and `obj(id)` refer to an input array and to a constructed object.
+`in_graph(c)` makes a function or object call run inside a `tf.function` whose tensor
+arguments have an unknown batch size, as `model.fit` traces a model.
 """
 
 
@@ -41,3 +43,8 @@ def call(call_id, object_id, *args, **kwargs):
 
 def value(call_id, name):
     return {"id": call_id, "kind": "value", "name": name}
+
+
+def in_graph(call_dict):
+    """The function or object call `call_dict`, run inside a tf.function with batch size None."""
+    return {**call_dict, "graph": True}

@@ -47,11 +47,11 @@ def run_call(call: dict, namespace: dict, inputs: dict, objects: dict):
     args = _resolve(call.get("args", []), inputs, objects)
     kwargs = _resolve(call.get("kwargs", {}), inputs, objects)
     if kind == "function":
-        return _lookup(call["name"], namespace)(*args, **kwargs)
+        return _run(_lookup(call["name"], namespace), args, kwargs, call.get("graph"))
     if kind == "construct":
         return _construct(call, namespace, inputs, objects, args, kwargs)
     if kind == "call":
-        return _object(objects, call["object"])(*args, **kwargs)
+        return _run(_object(objects, call["object"]), args, kwargs, call.get("graph"))
     if kind == "grad":
         return _grad(call, namespace, objects, args, kwargs)
     if kind == "value":
@@ -59,6 +59,25 @@ def run_call(call: dict, namespace: dict, inputs: dict, objects: dict):
     if kind == "attribute":
         return _walk(_object(objects, call["object"]), call["path"])
     raise ValueError(f"unknown call kind {kind!r}")
+
+
+def _run(fn, args, kwargs, graph):
+    """`fn(*args, **kwargs)`; with `graph`, inside a `tf.function` as `model.fit` traces it:
+    every tensor argument of rank >= 1 is a placeholder whose batch size (axis 0) is None."""
+    if not graph:
+        return fn(*args, **kwargs)
+    flat = tf.nest.flatten((args, kwargs))
+    where = [i for i, v in enumerate(flat) if tf.is_tensor(v) and v.shape.rank]
+    specs = [tf.TensorSpec((None, *flat[i].shape[1:]), flat[i].dtype) for i in where]
+
+    def traced(*tensors):
+        items = list(flat)
+        for i, tensor in zip(where, tensors, strict=True):
+            items[i] = tensor
+        a, k = tf.nest.pack_sequence_as((args, kwargs), items)
+        return fn(*a, **k)
+
+    return tf.function(traced, input_signature=specs)(*(flat[i] for i in where))
 
 
 def _walk(obj, path: str):

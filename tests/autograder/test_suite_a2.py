@@ -89,7 +89,13 @@ def test_plan_builds_with_unique_ids_finite_references_and_reachable_hints():
     arrays.update(
         {f"value_{u}": np.array(sorted(map(ord, s)), np.uint8) for u, s in ANSWERS.items()}
     )
-    errors = {"mha_bad": "Traceback:\nValueError: Received: num_heads=3, d_model=16"}
+    # The combined dropout-and-mask case has no reference: a leak-free result passes it.
+    arrays["mha_drop_mask.0"] = np.zeros_like(arrays["mha_self"])
+    arrays["mha_drop_mask.1"] = arrays["mha_scores.1"]
+    errors = {
+        "mha_bad": "Traceback:\nValueError: Received: num_heads=3, d_model=16",
+        "mha_2d": "Traceback:\nValueError: `attention_mask` must be 3-D or 4-D",
+    }
     outcome = Outcome(arrays, errors, {}, {})
     assert all(c.evaluate(outcome).passed for c in plan.checks)
     arrays["mha_drop0"] = arrays["mha_drop0"] * 2.0

@@ -164,7 +164,9 @@ def test_generate_checks_pass_course_libs_generate():
 
 
 def test_generate_checks_catch_a_sampler_that_is_always_greedy():
-    """Does only the distribution check fail when sampling always takes the argmax?"""
+    """Does the distribution check name an argmax sampler, which also earns nothing from the
+    checks greedy decoding passes by accident (every token in the top-k / top-p set, the same
+    tokens for the same seed)?"""
     plan = a3_gpt.plan(np.random.default_rng(), {})
     group = next(g for g in plan.groups if g.name == "generate")
 
@@ -174,10 +176,16 @@ def test_generate_checks_catch_a_sampler_that_is_always_greedy():
     outcome = _outcome(_reference_arrays(group, greedy))
     failed = {c.name: c.evaluate(outcome) for c in _checks(plan)}
     failed = {name: v for name, v in failed.items() if not v.passed}
-    assert list(failed) == [
-        "generate: samples follow softmax(logits / temperature) (temperature=2.0)"
-    ], failed
-    assert "always the argmax" in next(iter(failed.values())).message
+    distribution = "generate: samples follow softmax(logits / temperature) (temperature=2.0)"
+    assert distribution in failed, failed
+    assert "always the argmax" in failed[distribution].message
+    by_accident = {name for name in failed if name != distribution}
+    assert by_accident == {
+        "generate: every sampled token is in the top_k=3 set",
+        "generate: every sampled token is in the top_p=0.6 set",
+        "generate: the same seed gives the same tokens",
+    }, failed
+    assert all("counts only when" in failed[name].message for name in by_accident)
 
 
 def test_plan_is_reproducible_from_the_seed():

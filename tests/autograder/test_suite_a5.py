@@ -113,8 +113,13 @@ def test_plan_builds_with_unique_ids_finite_references_and_reachable_hints():
     # A failed weight copy fails that check with the reason, whatever the output.
     outcome.errors["pe_a_cls_token_set"] = "Traceback:\nTypeError: cls_token is a EagerTensor"
     failing = [c for c in plan.checks if not c.evaluate(outcome).passed]
-    assert [c.name for c in failing] == ["PatchEmbedding: B=3, 8x8x1 images, P=2, d_model=16"]
+    # (The shapes of the weights pay only when those tokens are right: they fail with it.)
+    assert [c.name for c in failing] == [
+        "PatchEmbedding: B=3, 8x8x1 images, P=2, d_model=16",
+        "PatchEmbedding: cls_token (1, 1, d_model) and position_embedding (1, N + 1, d_model)",
+    ]
     assert "could not copy its weights" in failing[0].evaluate(outcome).message
+    assert "counts only when" in failing[1].evaluate(outcome).message
 
 
 def test_jobs_ship_no_reference_of_the_unit_they_grade():

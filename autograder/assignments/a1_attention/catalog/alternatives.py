@@ -107,6 +107,8 @@ ALTERNATIVES = {
                 def call(self, inputs, attention_mask=None, use_causal_mask=False):
                     t = ops.shape(inputs)[1]
                     mask = ops.ones((1, t, t), dtype="bool")
+                    if attention_mask is not None and ops.ndim(attention_mask) < 3:
+                        raise ValueError("attention_mask must be (B, T, T) or (B, 1, T)")
                     if attention_mask is not None:
                         mask = ops.logical_and(mask, ops.cast(attention_mask, "bool"))
                     if use_causal_mask:
@@ -130,6 +132,8 @@ ALTERNATIVES = {
                     self.scale = 1.0 / float(key_dim) ** 0.5
 
                 def call(self, inputs, attention_mask=None, use_causal_mask=False):
+                    if attention_mask is not None and attention_mask.shape.rank == 2:
+                        raise ValueError("a 2-D mask is ambiguous: give (B, 1, T) or (B, T, T)")
                     q, k, v = self.query_dense(inputs), self.key_dense(inputs), self.value_dense(inputs)
                     logits = tf.matmul(q, k, transpose_b=True) * self.scale
                     if use_causal_mask:

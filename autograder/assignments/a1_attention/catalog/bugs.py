@@ -51,13 +51,22 @@ def self_attention(
     causal=True,
     scale=None,
     ret="output",
+    combine="causal if mask is None else ops.logical_and(mask, causal)",
+    causal_expr="causal_mask(ops.shape(inputs)[1])[None]",
+    refuse_2d=True,
 ):
     """The solution's SelfAttention with one piece swapped for a variant."""
     causal_code = (
         "        if use_causal_mask:\n"
-        "            causal = causal_mask(ops.shape(inputs)[1])[None]\n"
-        "            mask = causal if mask is None else ops.logical_and(mask, causal)\n"
+        f"            causal = {causal_expr}\n"
+        f"            mask = {combine}\n"
         if causal
+        else ""
+    )
+    refuse_code = (
+        "        if mask is not None and len(mask.shape) != 3:\n"
+        '            raise ValueError(f"attention_mask must be 3-D, got {mask.shape}")\n'
+        if refuse_2d
         else ""
     )
     attend = (
@@ -85,6 +94,7 @@ def self_attention(
         f"        k = {key}(inputs)\n"
         "        v = self.value_dense(inputs)\n"
         '        mask = None if attention_mask is None else ops.cast(attention_mask, "bool")\n'
+        f"{refuse_code}"
         f"{causal_code}"
         f"{attend}"
         f"        return {ret}\n"
@@ -171,6 +181,26 @@ BUGS = {
     "bug_sa_scale_d_model": (
         {SA: self_attention(scale="ops.shape(inputs)[-1]")},
         {SA: "1/sqrt(d_model) of the input instead of 1/sqrt(key_dim)"},
+    ),
+    "bug_sa_causal_replaces_padding": (
+        {SA: self_attention(combine="causal")},
+        {SA: "replaces the attention_mask instead of combining them"},
+    ),
+    "bug_sa_static_batch_size": (
+        {
+            SA: self_attention(
+                causal_expr="ops.tile(causal_mask(inputs.shape[1])[None], (inputs.shape[0], 1, 1))"
+            )
+        },
+        {SA: "inside a tf.function with an unknown batch size"},
+    ),
+    "bug_sa_accepts_2d_mask": (
+        {SA: self_attention(refuse_2d=False)},
+        {SA: "to raise ValueError, but it returned normally"},
+    ),
+    "bug_causal_all_true": (
+        {CAUSAL: "def causal_mask(length):\n    return np.ones((length, length), bool)\n"},
+        {CAUSAL: "counts only when causal_mask("},
     ),
     "bug_empty_answer": (
         {"answer_scale": "answer_scale = set()\n"},

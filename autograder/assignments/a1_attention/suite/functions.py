@@ -4,7 +4,7 @@ import numpy as np
 
 from autograder.assignments.a1_attention.suite import hints as variants
 from autograder.grading.calls import arr, function
-from autograder.grading.checks import close
+from autograder.grading.checks import close, gated
 from autograder.grading.compare import compare, failed
 from autograder.grading.plan import Check, Missing
 from course_lib.layers import causal_mask, padding_mask, scaled_dot_product_attention
@@ -126,20 +126,19 @@ def finite_where_allowed(key, expected, allowed_rows):
 
 
 def mask_checks(rng, inputs, calls, checks):
-    for i, length in enumerate((1, int(rng.integers(4, 9)))):
+    # Length 1 is an edge case any all-True mask passes: it pays only with the general case.
+    lengths = (int(rng.integers(4, 9)), 1)
+    for i, length in enumerate(lengths):
         calls.append(function(f"causal{i}", "causal_mask", length))
-        checks.append(
-            Check(
-                f"causal_mask: length {length}",
-                "causal_mask",
-                close(
-                    f"causal{i}",
-                    _np(causal_mask(length)),
-                    f"causal_mask({length})",
-                    variants.causal_hints(length),
-                ),
-            )
+        evaluate = close(
+            f"causal{i}",
+            _np(causal_mask(length)),
+            f"causal_mask({length})",
+            variants.causal_hints(length),
         )
+        if i:
+            evaluate = gated(checks[-1].evaluate, evaluate, f"causal_mask({lengths[0]})")
+        checks.append(Check(f"causal_mask: length {length}", "causal_mask", evaluate))
     for i, pad_id in enumerate((0, 3)):
         ids = rng.integers(1, 9, size=(3, 7))
         ids[ids == pad_id] = 1

@@ -61,6 +61,15 @@ def self_attention_hints(x, q, k, v, mask=None):
     return hints
 
 
+def combined_mask_hints(q, k, v, pad, causal):
+    """{label: output} of heads that drop one of two masks given together."""
+    return {
+        "use_causal_mask=True replaces the attention_mask instead of combining them "
+        "(ops.logical_and)": attention(q, k, v, causal)[0],
+        "the causal mask is dropped when an attention_mask is given": attention(q, k, v, pad)[0],
+    }
+
+
 def causal_hints(length):
     ones = np.ones((length, length), bool)
     return {

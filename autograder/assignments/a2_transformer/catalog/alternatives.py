@@ -36,6 +36,8 @@ ALTERNATIVES = {
             allowed = ops.ones((1, 1, tq, tk), dtype="bool")
             if attention_mask is not None:
                 m = ops.cast(attention_mask, "bool")
+                if ops.ndim(m) == 2:
+                    raise ValueError("attention_mask must be 3-D or 4-D, not (B, Tk)")
                 allowed = ops.logical_and(allowed, m[:, None] if len(m.shape) == 3 else m)
             if use_causal_mask:
                 allowed = ops.logical_and(allowed, ops.tril(ops.ones((tq, tk))) > 0)
@@ -61,6 +63,8 @@ ALTERNATIVES = {
             logits = tf.matmul(q, k, transpose_b=True) * tf.math.rsqrt(float(self.depth))
             if attention_mask is not None:
                 m = tf.cast(attention_mask, logits.dtype)
+                if m.shape.rank < 3:
+                    raise ValueError(f"a 2-D attention_mask is ambiguous: {m.shape}")
                 if m.shape.rank == 3:
                     m = m[:, tf.newaxis]
                 logits += (1.0 - m) * -1e9
@@ -103,14 +107,14 @@ ALTERNATIVES = {
         SPLIT: src(
             """
             def split_heads(x, num_heads):
-                b, t, d = x.shape
+                b, t, d = ops.shape(x)  # tensors where unknown (the batch in a tf.function)
                 return ops.swapaxes(ops.reshape(x, (b, t, num_heads, d // num_heads)), 1, 2)
             """
         ),
         MERGE: src(
             """
             def merge_heads(x):
-                b, h, t, dh = x.shape
+                b, h, t, dh = ops.shape(x)
                 return ops.reshape(ops.swapaxes(x, 1, 2), (b, t, h * dh))
             """
         ),

@@ -140,6 +140,64 @@ BUGS = {
         ),
         {MHA: "its message should mention 3, 16"},
     ),
+    "bug_split_static_batch": (
+        edit(
+            SPLIT,
+            (
+                "batch, length = ops.shape(x)[0], ops.shape(x)[1]",
+                "batch, length = x.shape[0], x.shape[1]",
+            ),
+        ),
+        {SPLIT: "inside a tf.function with an unknown batch size"},
+    ),
+    "bug_mha_causal_bottom_right": (
+        edit(
+            MHA,
+            (
+                "rows = ops.arange(ops.shape(query)[1])[:, None]",
+                "rows = ops.arange(ops.shape(query)[1])[:, None] + ops.shape(key)[1] - ops.shape(query)[1]",
+            ),
+        ),
+        {MHA: "aligned bottom-right"},
+    ),
+    "bug_mha_causal_replaces_mask": (
+        edit(
+            MHA,
+            ("mask = causal if mask is None else ops.logical_and(mask, causal)", "mask = causal"),
+        ),
+        {MHA: "replaces the attention_mask instead of combining them"},
+    ),
+    "bug_mha_dropout_on_logits": (
+        edit(
+            MHA,
+            (
+                SDPA_CALL,
+                "        logits = ops.matmul(q, ops.swapaxes(k, -1, -2)) / ops.sqrt(float(self.d_model // self.num_heads))\n"
+                "        if mask is not None:\n"
+                "            logits = ops.where(mask, logits, -1e9)\n"
+                "        weights = ops.softmax(self.attention_dropout(logits, training=training), axis=-1)\n",
+            ),
+            (
+                "ops.matmul(self.attention_dropout(weights, training=training), v)",
+                "ops.matmul(weights, v)",
+            ),
+        ),
+        {MHA: "dropout is applied to the masked logits"},
+    ),
+    "bug_mha_accepts_2d_mask": (
+        edit(
+            MHA,
+            (
+                "            if len(mask.shape) not in (3, 4):\n"
+                "                raise ValueError(\n"
+                '                    "`attention_mask` must be (B, Tq, Tk), (B, 1, Tk) or (B, heads, Tq, Tk). "\n'
+                '                    f"Received: attention_mask.shape={tuple(mask.shape)}"\n'
+                "                )\n",
+                "",
+            ),
+        ),
+        {MHA: "to raise ValueError, but it returned normally"},
+    ),
     "bug_pe_concatenated": (
         edit(PE, (PE_TABLE, "    table = np.concatenate([np.sin(angles), np.cos(angles)], -1)\n")),
         {PE: "concatenated instead of interleaved"},

@@ -2,8 +2,8 @@
 
 from autograder.assignments.a2_transformer.suite import hints as variants
 from autograder.assignments.a2_transformer.suite.sizes import D_MODEL, FF_DIM, MHA_NAMES, NUM_HEADS
-from autograder.grading.calls import arr, call, construct
-from autograder.grading.checks import close
+from autograder.grading.calls import arr, call, construct, in_graph
+from autograder.grading.checks import close, in_graph_close
 from autograder.grading.plan import Check, Group
 from autograder.grading.weights import (
     add_weights,
@@ -46,6 +46,7 @@ def block_group(rng, expected):
             "blk_drop", "TransformerEncoderBlock", {**base, "dropout": 0.5}, [arr("blk_x")], names
         ),
         call("blk_drop0", "blk_drop", arr("blk_x"), training=False),
+        in_graph(call("blk_graph", "blk", arr("blk_x"), attention_mask=arr("blk_pad"))),
     ]
     plain = to_np(layer(x))
     masked = to_np(layer(x, attention_mask=pad))
@@ -54,6 +55,7 @@ def block_group(rng, expected):
     expected["blk0"] = (plain, hints_plain)
     expected["blk1"] = (masked, hints_masked)
     expected["blk_drop0"] = (plain, hints_plain)
+    expected["blk_graph"] = (masked, hints_masked)
     unit = "TransformerEncoderBlock"
     checks = [
         Check(f"{unit}: no mask", unit, close("blk0", plain, "the output", hints_plain), 2.0),
@@ -72,6 +74,11 @@ def block_group(rng, expected):
                 "the output with dropout=0.5 when not training (dropout must act only in training)",
                 hints_plain,
             ),
+        ),
+        Check(
+            f"{unit}: key padding mask inside a tf.function with an unknown batch size",
+            unit,
+            in_graph_close("blk_graph", masked, "the output in a tf.function", hints_masked),
         ),
     ]
     group = Group(

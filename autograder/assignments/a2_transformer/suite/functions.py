@@ -5,8 +5,8 @@ import numpy as np
 from autograder.assignments.a2_transformer.suite import hints as variants
 from autograder.assignments.a2_transformer.suite.sizes import D_MODEL, FF_DIM
 from autograder.grading import numpy_models
-from autograder.grading.calls import arr, call, construct, function
-from autograder.grading.checks import all_of, close
+from autograder.grading.calls import arr, call, construct, function, in_graph
+from autograder.grading.checks import all_of, close, in_graph_close
 from autograder.grading.plan import Check
 from autograder.grading.weights import (
     add_weights,
@@ -62,6 +62,22 @@ def heads_checks(rng, inputs, calls, checks, expected):
                 f"merge_heads: {label}",
                 "merge_heads",
                 close(f"merge{i}", want, "the merged heads", hints),
+            )
+        )
+    # Both inside a tf.function with an unknown batch size, as model.fit traces them.
+    for unit, call_id, args in (
+        ("split_heads", "split1", (arr("split1_x"), 4)),
+        ("merge_heads", "merge1", (arr("merge1_x"),)),
+    ):
+        calls.append(in_graph(function(f"{call_id}_graph", unit, *args)))
+        want, hints = expected[call_id]
+        expected[f"{call_id}_graph"] = (want, hints)
+        checks.append(
+            Check(
+                f"{unit}: inside a tf.function with an unknown batch size",
+                unit,
+                in_graph_close(f"{call_id}_graph", want, "the output in a tf.function", hints),
+                0.5,
             )
         )
 
@@ -135,3 +151,13 @@ def ffn_checks(rng, inputs, calls, checks, expected):
             expected[f"{object_id}0"] = (want, hints)
             evaluate = close(f"{object_id}0", want, "the output", hints)
         checks.append(Check(f"FeedForward: {label}", "FeedForward", evaluate))
+        if object_id == "ffn_gelu":
+            calls.append(in_graph(call("ffn_graph", object_id, arr("ffn_x"))))
+            expected["ffn_graph"] = (want, hints)
+            checks.append(
+                Check(
+                    'FeedForward: activation="gelu" inside a tf.function with an unknown batch size',
+                    "FeedForward",
+                    in_graph_close("ffn_graph", want, "the output in a tf.function", hints),
+                )
+            )

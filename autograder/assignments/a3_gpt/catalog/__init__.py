@@ -3,9 +3,14 @@
 
 from autograder.assignments.a3_gpt.catalog.alternatives import ALTERNATIVES
 from autograder.assignments.a3_gpt.catalog.bugs import BUGS, VAGUE
+from autograder.assignments.a3_gpt.catalog.contract_bugs import CONTRACT_BUGS
 from autograder.catalog import Catalog
 from autograder.sandbox import Limits
 
 CATALOG = Catalog(
-    "a3_gpt", BUGS, ALTERNATIVES, VAGUE, limits=Limits(wall_seconds=60, cpu_seconds=60)
+    "a3_gpt",
+    {**BUGS, **CONTRACT_BUGS},
+    ALTERNATIVES,
+    VAGUE,
+    limits=Limits(wall_seconds=60, cpu_seconds=60),
 )

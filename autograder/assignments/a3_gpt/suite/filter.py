@@ -8,8 +8,9 @@ import numpy as np
 
 from autograder.assignments.a3_gpt.suite import hints as variants
 from autograder.grading.calls import arr, function
+from autograder.grading.checks import gated
 from autograder.grading.compare import failed, passed
-from autograder.grading.plan import Check, Missing
+from autograder.grading.plan import Check, Missing, clean_traceback
 from course_lib.generation.sampling import filter_logits
 
 
@@ -77,6 +78,31 @@ FILTER_CASES = (
 )
 
 
+# Edge cases any filter that ignores the option passes, paid only with the general case.
+CORES = {FILTER_CASES[0][0]: "top_k=1", FILTER_CASES[5][0]: "top_p=0.5"}
+GATES = {
+    FILTER_CASES[2][0]: "top_k=1",
+    FILTER_CASES[3][0]: "top_k=1",
+    FILTER_CASES[6][0]: "top_p=0.5",
+}
+
+
+def _explain_k(call_id, evaluate):
+    """An error on top_k > vocab_size: the contract keeps every token there."""
+
+    def run(outcome):
+        error = outcome.error(call_id)
+        if error is None:
+            return evaluate(outcome)
+        return failed(
+            "With top_k >= vocab_size every token is kept, but the call raised: ops.top_k "
+            "cannot take more entries than there are, so clip top_k to the vocabulary size "
+            "(or skip the top-k step).\n" + clean_traceback(error)
+        )
+
+    return run
+
+
 def _filter_check(key, logits, want, hints):
     """Exact: the kept entries equal the input, every other entry is -inf."""
     kept_want = np.isfinite(want)
@@ -129,6 +155,7 @@ def filter_checks(rng, inputs, calls, checks, expected):
     cases = list(FILTER_CASES)
     random_rows = rng.normal(0, 1.5, size=(4, 10)).astype("float32")
     cases.append(("random rows, top_k=5 then top_p=0.8", random_rows, 5, 0.8, 1.0))
+    cores = {}
     for i, (label, rows, top_k, top_p, weight) in enumerate(cases):
         logits = np.asarray(rows, np.float32)
         inputs[f"flt{i}_logits"] = logits
@@ -138,11 +165,11 @@ def filter_checks(rng, inputs, calls, checks, expected):
         assert np.array_equal(np.isfinite(want), variants.filter_mask(logits, top_k, top_p))
         hints = variants.filter_hints(logits, top_k, top_p)
         expected[f"flt{i}"] = (want, hints)
-        checks.append(
-            Check(
-                f"filter_logits: {label}",
-                "filter_logits",
-                _filter_check(f"flt{i}", logits.astype(np.float64), want, hints),
-                weight,
-            )
-        )
+        evaluate = _filter_check(f"flt{i}", logits.astype(np.float64), want, hints)
+        if top_k is not None and top_k > logits.shape[-1]:
+            evaluate = _explain_k(f"flt{i}", evaluate)
+        core = GATES.get(label)
+        if core is not None:
+            evaluate = gated(cores[core], evaluate, f"filter_logits with {core}")
+        cores.setdefault(CORES.get(label), evaluate)
+        checks.append(Check(f"filter_logits: {label}", "filter_logits", evaluate, weight))

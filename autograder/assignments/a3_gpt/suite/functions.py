@@ -11,8 +11,8 @@ from autograder.assignments.a3_gpt.suite.gpt import (
     MAX_LEN,
     VOCAB,
 )
-from autograder.grading.calls import arr, call, construct, function
-from autograder.grading.checks import all_of, close
+from autograder.grading.calls import arr, call, construct, function, in_graph
+from autograder.grading.checks import all_of, close, gated, in_graph_close
 from autograder.grading.compare import compare, failed
 from autograder.grading.plan import Check, Missing
 from autograder.grading.weights import add_weights, set_weights, to_np
@@ -48,6 +48,21 @@ def embedding_checks(rng, inputs, calls, checks, expected):
                 close(call_id, want, "the embeddings", hints, atol=1e-5),
             )
         )
+    calls.append(in_graph(call("emb_graph", "emb", arr("emb_full"))))
+    expected["emb_graph"] = expected["emb1"]
+    checks.append(
+        Check(
+            "TokenAndPositionEmbedding: inside a tf.function with an unknown batch size",
+            "TokenAndPositionEmbedding",
+            in_graph_close(
+                "emb_graph",
+                expected["emb1"][0],
+                "the embeddings in a tf.function",
+                expected["emb1"][1],
+                atol=1e-5,
+            ),
+        )
+    )
 
 
 def lm_example_checks(rng, inputs, calls, checks, expected):
@@ -120,6 +135,23 @@ def lm_loss_checks(rng, inputs, calls, checks, expected):
                 2.0 if pad == 0 else 1.0,
             )
         )
+    # Every target is padding: 0, never NaN; it pays only when the general case is right.
+    logits = rng.normal(0, 2.0, size=(2, 3, VOCAB)).astype("float32")
+    inputs["loss_pad_logits"], inputs["loss_pad_targets"] = logits, np.zeros((2, 3), "int32")
+    calls.append(function("loss_pad", "lm_loss", arr("loss_pad_logits"), arr("loss_pad_targets")))
+    expected["loss_pad"] = (np.float64(0.0), {})
+    checks.append(
+        Check(
+            "lm_loss: every target is padding gives 0 (not NaN)",
+            "lm_loss",
+            gated(
+                checks[-2].evaluate,
+                close("loss_pad", np.float64(0.0), "the loss when every target is pad_id"),
+                "the loss with padding (pad_id=0)",
+            ),
+            0.5,
+        )
+    )
     # The gradient: (softmax - one_hot) / n at the non-pad targets, 0 at the pads.
     logits, targets = inputs["loss0_logits"], inputs["loss0_targets"]
     keep = (targets != 0)[..., None]

@@ -8,8 +8,8 @@ Weights are copied per sublayer path ("blocks.0.attention.wq", "ln_f", "head", .
 import numpy as np
 
 from autograder.assignments.a3_gpt.suite import hints as variants
-from autograder.grading.calls import arr, call, construct
-from autograder.grading.checks import close
+from autograder.grading.calls import arr, call, construct, in_graph
+from autograder.grading.checks import close, gated, in_graph_close
 from autograder.grading.compare import failed, passed
 from autograder.grading.plan import Check, Group, Missing
 from autograder.grading.weights import (
@@ -98,20 +98,23 @@ def block_group(rng, expected):
         call("blk1", "blk", arr("blk_x2")),
         construct("blk_drop", "GPTBlock", {**base, "dropout": 0.5}, [arr("blk_x")], names),
         call("blk_drop0", "blk_drop", arr("blk_x"), training=False),
+        in_graph(call("blk_graph", "blk", arr("blk_x"))),
     ]
     unit = "GPTBlock"
+    core = close("blk0", want, "the output", hints)
     checks = [
-        Check(
-            f"{unit}: pre-norm causal block on equal weights",
-            unit,
-            close("blk0", want, "the output", hints),
-            3.0,
-        ),
+        Check(f"{unit}: pre-norm causal block on equal weights", unit, core, 3.0),
         Check(
             f"{unit}: causal (changing later inputs leaves earlier outputs unchanged)",
             unit,
-            _causal_check("blk0", "blk1", keep, "the block's output"),
+            gated(core, _causal_check("blk0", "blk1", keep, "the block's output"), "the output"),
             2.0,
+        ),
+        Check(
+            f"{unit}: inside a tf.function with an unknown batch size",
+            unit,
+            in_graph_close("blk_graph", want, "the output in a tf.function", hints),
+            1.5,
         ),
         Check(
             f"{unit}: dropout=0.5 with training=False does not drop",
@@ -194,6 +197,7 @@ def gpt_group(rng, expected):
         {"id": "gpt_max_len", "kind": "attribute", "object": "gpt", "path": "max_len"},
         construct("gpt_drop", "GPT", {**base, "dropout": 0.5}, [arr("gpt_ids")], names),
         call("gpt_drop0", "gpt_drop", arr("gpt_ids"), training=False),
+        in_graph(call("gpt_graph", "gpt", arr("gpt_full"))),
     ]
     unit = "GPT"
     checks = []
@@ -208,16 +212,30 @@ def gpt_group(rng, expected):
             Check(f"{unit}: {label}", unit, close(call_id, want, "the logits", hints), weight)
         )
     expected["gpt_drop0"] = expected["gpt0"]
+    expected["gpt_graph"] = expected["gpt1"]
+    core, core_what = checks[0].evaluate, "the logits (T < max_len)"
     checks += [
         Check(
             f"{unit}: causal (changing a later token leaves earlier logits unchanged)",
             unit,
-            _causal_check("gpt0", "gpt2", keep, "the logits"),
+            gated(core, _causal_check("gpt0", "gpt2", keep, "the logits"), core_what),
         ),
         Check(
             f"{unit}: keeps max_len as an attribute",
             unit,
-            close("gpt_max_len", np.asarray(MAX_LEN), "model.max_len", atol=0, rtol=0),
+            gated(
+                core,
+                close("gpt_max_len", np.asarray(MAX_LEN), "model.max_len", atol=0, rtol=0),
+                core_what,
+            ),
+        ),
+        Check(
+            f"{unit}: logits inside a tf.function with an unknown batch size",
+            unit,
+            in_graph_close(
+                "gpt_graph", expected["gpt1"][0], "the logits in a tf.function", expected["gpt1"][1]
+            ),
+            1.5,
         ),
         Check(
             f"{unit}: dropout=0.5 with training=False does not drop",

@@ -176,6 +176,31 @@ BUGS = {
         ),
         {S2S: "uses course_lib.models, which this assignment asks you to implement yourself"},
     ),
+    "bug_dec_static_batch_mask": (
+        edit(
+            DEC,
+            (
+                CROSS_CALL,
+                "mask = None if context_mask is None else ops.broadcast_to(\n"
+                "            context_mask, (x.shape[0], 1, context.shape[1])\n"
+                "        )\n"
+                "        h = self.cross_attention(x, context, attention_mask=mask, training=training)",
+            ),
+        ),
+        {DEC: "inside a tf.function with an unknown batch size"},
+    ),
+    "bug_s2s_static_batch_mask": (
+        edit(
+            S2S,
+            (
+                "context_mask = padding_mask(source_ids, self.pad_id)",
+                "context_mask = ops.reshape(\n"
+                "            ops.not_equal(source_ids, self.pad_id), (source_ids.shape[0], 1, -1)\n"
+                "        )",
+            ),
+        ),
+        {S2S: "inside a tf.function with an unknown batch size"},
+    ),
     "bug_greedy_last_token_only": (
         edit(
             GREEDY,

@@ -9,8 +9,8 @@ from autograder.assignments.a4_translation.suite.models import (
     NUM_HEADS,
     decoder_weights,
 )
-from autograder.grading.calls import arr, call, construct
-from autograder.grading.checks import close
+from autograder.grading.calls import arr, call, construct, in_graph
+from autograder.grading.checks import close, in_graph_close
 from autograder.grading.compare import failed
 from autograder.grading.plan import Check, Group, Missing
 from autograder.grading.weights import add_weights, key_mask, set_weights, to_np
@@ -119,6 +119,20 @@ def decoder_group(rng, expected):
                 weight,
             )
         )
+    # The padded case again, inside a tf.function with an unknown batch size (as model.fit).
+    calls.append(
+        in_graph(
+            call("dec_graph", "dec", arr("dec_x"), arr("dec_ctx"), context_mask=arr("dec_pad"))
+        )
+    )
+    expected["dec_graph"] = expected["dec1"]
+    checks.append(
+        Check(
+            f"{unit}: context_mask inside a tf.function with an unknown batch size",
+            unit,
+            in_graph_close("dec_graph", expected["dec1"][0], "the output in a tf.function"),
+        )
+    )
     group = Group(
         "decoder",
         calls,

@@ -17,8 +17,8 @@ from autograder.assignments.a4_translation.suite.models import (
     reference_model,
     seq2seq_weights,
 )
-from autograder.grading.calls import arr, call, construct
-from autograder.grading.checks import close
+from autograder.grading.calls import arr, call, construct, in_graph
+from autograder.grading.checks import close, in_graph_close
 from autograder.grading.plan import Check, Group
 from autograder.grading.weights import add_weights, to_np
 
@@ -45,6 +45,8 @@ def seq2seq_group(rng, expected):
         call("s2s_more", "s2s", [arr("s2s_src_more"), arr("s2s_tgt")]),
         call("s2s5", "s2s_pad5", [arr("s2s_src5"), arr("s2s_tgt")]),
         call("s2s_drop0", "s2s_drop", [arr("s2s_src"), arr("s2s_tgt")], training=False),
+        # One layer inside a tf.function with an unknown batch size, as model.fit traces it.
+        in_graph(call("s2s_graph", "s2s_pad5", [arr("s2s_src5"), arr("s2s_tgt")])),
     ]
     logits = to_np(reference_model(weights, src, tgt)((src, tgt)))
     logits1 = to_np(reference_model(weights, src, tgt, num_layers=1)((src, tgt)))
@@ -95,6 +97,14 @@ def seq2seq_group(rng, expected):
             ),
         ),
     ]
+    expected["s2s_graph"] = expected["s2s5"]
+    checks.append(
+        Check(
+            f"{unit}: pad_id=5 inside a tf.function with an unknown batch size",
+            unit,
+            in_graph_close("s2s_graph", logits5, "the logits in a tf.function", hints5),
+        )
+    )
     group = Group(
         "seq2seq",
         calls,

@@ -99,6 +99,16 @@ BUGS = {
         ),
         {EMBED: "not a weight: create it with self.add_weight"},
     ),
+    "bug_embed_static_batch": (
+        edit(
+            EMBED,
+            (
+                "cls = ops.broadcast_to(self.cls_token, (batch, 1, self.d_model))",
+                "cls = ops.tile(self.cls_token, (images.shape[0], 1, 1))",
+            ),
+        ),
+        {EMBED: "inside a tf.function with an unknown batch size"},
+    ),
     "bug_vit_mean_pool": (
         edit(VIT, (HEAD, "        return self.head(ops.mean(x, axis=1))\n")),
         {VIT: "mean of all output tokens (mean pooling)"},

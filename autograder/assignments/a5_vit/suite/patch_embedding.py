@@ -8,8 +8,8 @@ from autograder.assignments.a5_vit.suite.helpers import (
     set_reference,
     weights_copied,
 )
-from autograder.grading.calls import arr, call, construct
-from autograder.grading.checks import all_of, close
+from autograder.grading.calls import arr, call, construct, in_graph
+from autograder.grading.checks import all_of, close, gated, in_graph_close
 from autograder.grading.compare import failed, passed
 from autograder.grading.plan import Check, Group, clean_traceback
 from autograder.grading.weights import (
@@ -62,7 +62,24 @@ def patch_group(rng, expected):
             )
         )
 
-    # The weights' shapes, as the contract gives them (read back from the first layer).
+    # pe_b again inside a tf.function with an unknown batch size, as model.fit traces it.
+    calls.append(in_graph(call("pe_graph", "pe_b", arr("pe_b_x"))))
+    expected["pe_graph"] = expected["pe_b0"]
+    checks.append(
+        Check(
+            "PatchEmbedding: inside a tf.function with an unknown batch size",
+            "PatchEmbedding",
+            in_graph_close(
+                "pe_graph",
+                expected["pe_b0"][0],
+                "the tokens in a tf.function",
+                expected["pe_b0"][1],
+            ),
+        )
+    )
+    # The weights' shapes, as the contract gives them (read back from the first layer): an
+    # attribute any shell of a layer has, so it pays only when the tokens are right.
+    core = checks[0].evaluate
     d, n = 16, 16
     shape_calls = {
         "cls_token": (1, 1, d),
@@ -76,7 +93,7 @@ def patch_group(rng, expected):
         Check(
             "PatchEmbedding: cls_token (1, 1, d_model) and position_embedding (1, N + 1, d_model)",
             "PatchEmbedding",
-            shapes_check(shape_calls),
+            gated(core, shapes_check(shape_calls), "the tokens (B=3, 8x8x1 images)"),
         )
     )
     group = Group(

@@ -10,8 +10,8 @@ from autograder.assignments.a5_vit.suite.helpers import (
     weights_copied,
     without_twins,
 )
-from autograder.grading.calls import arr, call, construct
-from autograder.grading.checks import all_of, close
+from autograder.grading.calls import arr, call, construct, in_graph
+from autograder.grading.checks import all_of, close, in_graph_close
 from autograder.grading.plan import Check, Group
 from autograder.grading.weights import (
     add_weights,
@@ -150,6 +150,16 @@ def vit_group(rng, expected):
         )
         if object_id != "vit_a":
             continue
+        # The same model inside a tf.function with an unknown batch size, as model.fit traces it.
+        calls.append(in_graph(call("vit_graph", object_id, arr(f"{object_id}_x"))))
+        expected["vit_graph"] = (want, hints)
+        checks.append(
+            Check(
+                "ViTClassifier: logits inside a tf.function with an unknown batch size",
+                "ViTClassifier",
+                in_graph_close("vit_graph", want, "the logits in a tf.function", hints),
+            )
+        )
         # dropout=0.3, called with training=False: the same logits.
         drop_config = {**config, "dropout": 0.3}
         calls.append(

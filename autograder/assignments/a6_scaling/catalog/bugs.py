@@ -104,6 +104,26 @@ BUGS = {
         ),
         {EVALUATE: "averaged without weighting them by their size"},
     ),
+    "bug_evaluate_first_batch_only": (
+        edit(
+            EVALUATE,
+            (
+                "    for images, labels in dataset:\n",
+                "    for images, labels in dataset.take(1):\n",
+            ),
+        ),
+        {EVALUATE: "counts only when the accuracy"},
+    ),
+    "bug_dataset_float_labels": (
+        edit(
+            DATASET,
+            (
+                "labels = np.asarray(labels).astype(np.int32)",
+                "labels = np.asarray(labels).astype(np.float32)",
+            ),
+        ),
+        {DATASET: "labels must be an integer tensor"},
+    ),
     "bug_evaluate_percentage": (
         edit(EVALUATE, ("    return correct / seen\n", "    return 100 * correct / seen\n")),
         {EVALUATE: "the accuracy is a percentage"},
