@@ -77,7 +77,9 @@ def _run(fn, args, kwargs, graph):
         a, k = tf.nest.pack_sequence_as((args, kwargs), items)
         return fn(*a, **k)
 
-    return tf.function(traced, input_signature=specs)(*(flat[i] for i in where))
+    # autograph off: Keras' fit does not convert the step either (do_not_convert), and it is
+    # a fifth of the trace.
+    return tf.function(traced, input_signature=specs, autograph=False)(*(flat[i] for i in where))
 
 
 def _walk(obj, path: str):
