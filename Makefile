@@ -30,7 +30,7 @@ demo: $(STAMP)
 # fixtures (a catalog's audit, a zygote, a kernel) are built once. WORKERS=0 runs in-process.
 WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=30
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

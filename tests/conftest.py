@@ -26,10 +26,16 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `platform` run only with --platforms (`make test-platforms`)."""
-    if config.getoption("--platforms"):
-        return
-    dropped = [item for item in items if item.get_closest_marker("platform")]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("platform")]
+    """Tests marked `platform` run only with --platforms (`make test-platforms`); slow first.
+
+    The slow end-to-end modules run first, so that with xdist's `--dist loadscope` (a module
+    per worker) the long ones start early and the quick ones fill in around them, instead of
+    one long module running alone at the end.
+    """
+    if not config.getoption("--platforms"):
+        dropped = [item for item in items if item.get_closest_marker("platform")]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if not item.get_closest_marker("platform")]
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
