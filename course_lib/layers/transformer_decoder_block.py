@@ -90,13 +90,6 @@ class TransformerDecoderBlock(keras.layers.Layer):
             layer.build(x_shape)
         self.built = True
 
-    def _residual(self, x, sublayer, norm, dropout, training):
-        """`norm(x + drop(sublayer(x)))` (post-norm) or `x + drop(sublayer(norm(x)))`."""
-        h = sublayer(norm(x) if self.norm_first else x)
-        h, extra = (h[0], h[1:]) if isinstance(h, tuple) else (h, ())
-        x = x + dropout(h, training=training)
-        return (x if self.norm_first else norm(x)), extra
-
     def call(
         self,
         x,
@@ -116,39 +109,44 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 )
 
         # Causal self-attention block.
-        def self_attend(h):
-            return self.self_attention(
-                h,
-                h,
-                attention_mask=self_attention_mask,
-                use_causal_mask=True,
-                training=training,
-                cache=self_attention_cache,
-                cache_update_index=cache_update_index,
-            )
-
-        x, self_extra = self._residual(x, self_attend, self.norm1, self.dropouts[0], training)
+        h = self.norm1(x) if self.norm_first else x
+        outputs = self.self_attention(
+            h,
+            h,
+            attention_mask=self_attention_mask,
+            use_causal_mask=True,
+            training=training,
+            cache=self_attention_cache,
+            cache_update_index=cache_update_index,
+        )
+        h, self_extra = (outputs[0], outputs[1:]) if isinstance(outputs, tuple) else (outputs, ())
+        x = x + self.dropouts[0](h, training=training)
+        if not self.norm_first:
+            x = self.norm1(x)
 
         # Cross-attention block: queries from the decoder, keys and values from the encoder.
-        def cross_attend(h):
-            return self.cross_attention(
-                h,
-                context,
-                attention_mask=context_mask,
-                return_attention_scores=True,
-                training=training,
-                cache=cross_attention_cache,
-            )
-
-        x, cross_extra = self._residual(x, cross_attend, self.norm2, self.dropouts[1], training)
+        h = self.norm2(x) if self.norm_first else x
+        outputs = self.cross_attention(
+            h,
+            context,
+            attention_mask=context_mask,
+            return_attention_scores=True,
+            training=training,
+            cache=cross_attention_cache,
+        )
+        h, cross_scores = outputs[0], outputs[-1]
+        x = x + self.dropouts[1](h, training=training)
+        if not self.norm_first:
+            x = self.norm2(x)
 
         # Feed-forward block.
-        x, _ = self._residual(
-            x, lambda h: self.ffn(h, training=training), self.norm3, self.dropouts[2], training
-        )
+        h = self.norm3(x) if self.norm_first else x
+        x = x + self.dropouts[2](self.ffn(h, training=training), training=training)
+        if not self.norm_first:
+            x = self.norm3(x)
 
         result = (x,) + tuple(self_extra)
-        result += (cross_extra[-1],) if return_attention_scores else ()
+        result += (cross_scores,) if return_attention_scores else ()
         return result[0] if len(result) == 1 else result
 
     def get_config(self):
