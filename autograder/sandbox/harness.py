@@ -153,7 +153,7 @@ def _between_phases():
     """Reset Keras' global state (layer names restart) without a slow full garbage collection."""
     try:
         keras.backend.clear_session(free_memory=False)
-    except TypeError:  # Keras before 3.7 has no free_memory
+    except TypeError:  # an older Keras without free_memory
         keras.backend.clear_session()
 
 
