@@ -28,6 +28,8 @@ class Course:
     limits: Limits
     hide: tuple = ()  # extra host paths hidden from every sandbox job
     plan: object = None  # the suite's plan for this run, shared by every student
+    sites: dict | None = None  # group -> its jail site files, for the plan (write_jobs_step)
+    parts: int = 1  # jobs per student to keep the sandbox slots busy (grading/bundles.py)
 
     @classmethod
     def load(

@@ -162,10 +162,10 @@ def write_jobs_step(ctx):
     bundle does not finish it.
     """
     course = ctx.course
-    if getattr(course, "sites", None) is None:
+    if course.sites is None:
         course.sites = {g.name: group_site(g) for g in ctx.plan.groups}
     runs = bundles.chains(ctx.plan.groups, course.sites, course.unit_points)
-    runs = bundles.split(runs, getattr(course, "parts", 1))
+    runs = bundles.split(runs, course.parts)
     for run in runs:
         base = ctx.work / f"{ctx.student}--{run[0].name}"
         for group in run:

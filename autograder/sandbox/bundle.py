@@ -47,7 +47,6 @@ def split_bundle(result, specs):
                 errors[call["id"]] = "not run: no result came back"
         finished[name] = dataclasses.replace(
             result,
-            job_dir=result.job_dir,
             status="memory" if out_of_memory(errors.values()) else "ok",
             arrays=arrays,
             errors=errors,
