@@ -158,3 +158,41 @@ def _code_strings(path):
 def test_nothing_in_the_packages_imports_the_tests():
     for name, edges in _graph().items():
         assert not [e for e in edges if e.startswith("tests")], name
+
+
+def _top_level_definitions(path):
+    """The public functions and classes a module defines at its top level."""
+    tree = ast.parse(path.read_text(), str(path))
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return {n.name for n in tree.body if isinstance(n, kinds) and not n.name.startswith("_")}
+
+
+def _copies_of_course_lib(grading_files):
+    """{file name: names} of grading files that define again a function or class of course_lib."""
+    reference = set()
+    for name, path in MODULES.items():
+        if name.startswith("course_lib"):
+            reference |= _top_level_definitions(path)
+    reference -= {"main", "run"}  # entry points, not reference code
+    copies = {}
+    for path in grading_files:
+        if found := _top_level_definitions(path) & reference:  # keyed by file name
+            copies[path.name] = sorted(found)
+    return copies
+
+
+def test_no_grading_file_copies_course_lib():
+    """Does no suite or support file define again what course_lib has (it ships course_lib instead)?"""
+    grading = [
+        p
+        for p in (ROOT / "autograder" / "assignments").rglob("*.py")
+        if {"suite", "support"} & set(p.parts)
+    ]
+    assert len(grading) > 20
+    assert _copies_of_course_lib(grading) == {}
+
+
+def test_the_copy_finder_finds_a_planted_copy(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text("def filter_logits(logits, top_k=0, top_p=1.0):\n    return logits\n")
+    assert _copies_of_course_lib([planted]) == {"planted.py": ["filter_logits"]}
