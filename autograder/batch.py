@@ -16,9 +16,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder import regrade
 from autograder.course import Course
 from autograder.grading.bundles import runs_per_student
-from autograder.pipeline import PREPARE_STEPS, Context, StudentResult, score_step, zero_result
+from autograder.grading.fingerprint import unit_fingerprints
+from autograder.pipeline import (
+    PREPARE_STEPS,
+    Context,
+    StudentResult,
+    plan_step,
+    score_step,
+    zero_result,
+)
+from autograder.reports import exports
 from autograder.reports import results as reports
 from autograder.submissions import find_submissions
 
@@ -73,13 +83,20 @@ def grade(
     zygote=None,
     hide=(),
     late_policy=None,
+    students=(),
+    units=(),
+    stream=None,
 ):
     """Grades every submission of `assignment` in `submissions` into `out`.
 
     Resumable: a student whose results are recorded for the same notebook (by
-    hash) is not graded again; the secret input seed is kept in OUT so a
-    resumed run draws the same hidden inputs. `force=True` regrades everyone
-    with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
+    hash) and the same grading of each unit (autograder.grading.fingerprint) is not
+    graded again; after a change of a unit's suite, support files, reference code,
+    answer key or points, that unit is regraded (autograder.regrade). The secret input
+    seed is kept in OUT so a resumed run draws the same hidden inputs. `students` /
+    `units` regrade only these students / units (on the same hidden inputs); every
+    regrade is printed to `stream` (default stdout) and logged in OUT/regrades.csv.
+    `force=True` regrades everyone with a fresh secret. `hide` lists extra host paths the sandbox hides (e.g.
     the Gradescope root holding the reference). `late_policy` (an `autograder.reports.late.LatePolicy`)
     takes points off late submissions in grades.csv by nbgrader's `timestamp.txt`.
     `isolation` is "auto" (the strongest layers the host allows), "landlock" (no namespaces)
@@ -103,9 +120,10 @@ def grade(
             wait=False,
         )
     try:
+        request = regrade.Request(tuple(students), tuple(units))
         return _grade(
             assignment, submissions, out, zygote, jobs, force, progress, source_root,
-            release_root, limits, hide, late_policy,
+            release_root, limits, hide, late_policy, request, stream or sys.stdout,
         )  # fmt: skip
     finally:
         if owned:
@@ -114,7 +132,7 @@ def grade(
 
 def _grade(
     assignment, submissions, out, zygote, jobs, force, progress, source_root, release_root,
-    limits, hide, late_policy,
+    limits, hide, late_policy, request, stream,
 ):  # fmt: skip
     state = _load_state(out, force)
     reports.write_atomic(out / STATE_FILE, json.dumps(state))
@@ -123,19 +141,27 @@ def _grade(
     course.hide = tuple(str(p) for p in hide)
     notebook_name = f"{assignment}.ipynb"
     subs = find_submissions(submissions, assignment, notebook_name)
+    request.check(course.unit_points)
+    missing = sorted(set(request.students) - {s.student for s in subs})
+    if missing:
+        raise ValueError(f"No submission for {', '.join(missing)} in {submissions}.")
     course.parts = runs_per_student(len(subs), jobs)
+    plan_step(Context(assignment, "", None, course, out, None))  # the run's plan, once
+    fingerprints = unit_fingerprints(course, course.plan)
     work = Path(tempfile.mkdtemp(prefix="autograder-"))
     os.chmod(work, 0o711)
-    contexts, rows = [], {}
+    contexts, rows, regraded = [], {}, []
     try:
         for sub in subs:
             digest = _file_hash(sub.path)
             previous = state["graded"].get(sub.student)
-            if (
-                previous
-                and previous["hash"] == digest
-                and (out / sub.student / "results.json").exists()
-            ):
+            has_results = (out / sub.student / "results.json").exists()
+            todo, reason = regrade.decide(
+                sub.student, digest, previous, fingerprints, has_results, request
+            )
+            if force:
+                reason = "--force: every unit, on new hidden inputs"
+            if todo == set():
                 rows[sub.student] = {**previous["row"], "timestamp": _timestamp_text(sub.path)}
                 continue
             result = StudentResult(sub.student, assignment, max_score=course.max_score)
@@ -147,7 +173,7 @@ def _grade(
                 step(ctx)
                 if ctx.done:
                     break
-            ctx.digest = digest
+            ctx.digest, ctx.regrade = digest, (todo, reason, fingerprints, regraded)
             contexts.append(ctx)
         bar = Progress(len(contexts), f"grading {assignment}") if progress and contexts else None
         ready = [c for c in contexts if not c.done]
@@ -159,8 +185,11 @@ def _grade(
             _run_sandbox(ready, out, state, rows, bar, zygote)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    regrade.report(out, regraded, stream)
     final = reports.apply_late_policy(rows.values(), late_policy)
-    reports.write_grades_csv(out, final)
+    reports.write_grades_csv(out, final, units=list(course.unit_points))
+    exports.write_check_matrix(out)
+    exports.write_canvas(out, final, assignment)
     return final
 
 
@@ -204,8 +233,24 @@ def _timestamp_text(notebook_path):
     return stamp.isoformat() if stamp else ""
 
 
+def _merge_recorded(ctx, out, state):
+    """Keeps the recorded units not regraded, notes the changes; returns the unit fingerprints."""
+    todo, reason, fingerprints, regraded = ctx.regrade
+    result, recorded = ctx.result, state["graded"].get(ctx.student, {}).get("units", {})
+    if not (out / ctx.student / "results.json").exists():
+        return dict(fingerprints)
+    old = regrade.recorded_tests(out, ctx.student)
+    if todo is not None:
+        result.tests = regrade.merge(result.tests, old, todo)
+    regraded += regrade.changes(ctx.student, old, result.tests, todo, reason)
+    if todo is None:
+        return dict(fingerprints)
+    return {**recorded, **{u: fingerprints[u] for u in todo}}
+
+
 def _finish(ctx, out, state, rows, bar):
     result = ctx.result
+    units = _merge_recorded(ctx, out, state)
     reports.write_student(out, result)
     row = {
         "student": result.student,
@@ -216,9 +261,10 @@ def _finish(ctx, out, state, rows, bar):
         "isolation": result.isolation,
         "timestamp": _timestamp_text(ctx.path),
         "notes": " | ".join(n.splitlines()[0] for n in result.notes)[:300],
+        "units": {u: round(v, 4) for u, v in regrade.unit_scores(result.tests).items()},
     }
     rows[result.student] = row
-    state["graded"][result.student] = {"hash": ctx.digest, "row": row}
+    state["graded"][result.student] = {"hash": ctx.digest, "row": row, "units": units}
     reports.write_atomic(out / STATE_FILE, json.dumps(state))
     if bar:
         bar.update(f"{result.student}: {result.score:.1f}/{result.max_score:.0f}")

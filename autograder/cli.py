@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder import cli_grade
+from autograder.cli_grade import add_isolation_arguments
 from autograder.submissions import SubmissionsError
 
 
@@ -34,70 +36,6 @@ def release(args):
     for warning in course.release_warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
     return 0
-
-
-def grade(args):
-    import tempfile
-
-    from autograder import batch
-    from autograder.course import REPO
-    from autograder.reports import results as reports
-    from autograder.reports.late import LatePolicy
-
-    try:
-        policy = LatePolicy.parse(args.due, args.late_policy)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        extra = {}
-        if args.time_limit:
-            from autograder.sandbox import Limits
-
-            extra["limits"] = Limits(wall_seconds=args.time_limit, cpu_seconds=int(args.time_limit))
-        if args.answers:  # answer keys from JSON instead of the solution notebook
-            from autograder.gradescope import answers_notebook
-
-            extra["source_root"] = answers_notebook(args.answers, tmp, args.assignment)
-        rows = batch.grade(
-            args.assignment,
-            args.submissions,
-            args.out,
-            jobs=args.jobs,
-            force=args.force,
-            isolation=args.isolation,
-            allow_unisolated=args.allow_unisolated,
-            progress=not args.quiet,
-            late_policy=policy,
-            **extra,
-        )
-    print(reports.summary_table(rows))
-    out = Path(args.out)
-    print(
-        f"\ngrades: {out / 'grades.csv'}\nper student: {out}/<student>/results.json, feedback.html"
-    )
-    if args.gradebook:
-        from autograder.reports import gradebook
-
-        name = f"{args.assignment}.ipynb"
-        summary = gradebook.record(
-            args.gradebook,
-            args.assignment,
-            REPO / "assignments" / args.assignment / name,
-            out,
-            submitted=args.submissions,
-            force=args.force,
-            duedate=args.due,
-            late_penalty=policy.method if policy.method in ("none", "zero") else "none",
-        )
-        print(f"gradebook {args.gradebook}: {summary.recorded} scores recorded")
-        if policy.method == "percent-per-day":
-            print(
-                "  note: nbgrader's gradebook knows only the late policies 'none' and 'zero'; "
-                "the percent-per-day penalty is in grades.csv only"
-            )
-        if summary.kept:
-            print(f"  {len(summary.kept)} differing scores kept (use --force to replace them)")
 
 
 def gradescope(args):
@@ -163,24 +101,6 @@ def validate(args):
     return 1 if problems else 0
 
 
-def add_isolation_arguments(p):
-    p.add_argument(
-        "--isolation",
-        choices=("auto", "landlock", "none"),
-        default="auto",
-        help="auto: the strongest sandbox layers this host allows (namespaces, else Landlock "
-        "+ seccomp); landlock: skip namespaces; none: no sandbox layers, needs "
-        "--allow-unisolated (default: %(default)s)",
-    )
-    p.add_argument(
-        "--allow-unisolated",
-        action="store_true",
-        help="grade even when the host allows neither namespaces nor Landlock + seccomp: "
-        "student code then runs with the grader's access to solutions and other students' "
-        "work (see README)",
-    )
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
@@ -204,42 +124,7 @@ def main(argv=None):
     )
     p.set_defaults(func=release)
 
-    p = sub.add_parser("grade", help="grade submissions in the sandbox")
-    p.add_argument("assignment")
-    p.add_argument("submissions", help="nbgrader submitted/ folder, or a folder of <student>.ipynb")
-    p.add_argument("--out", required=True, help="where grades.csv and per-student results go")
-    p.add_argument("--jobs", type=int, default=2, help="sandboxes at once (default: %(default)s)")
-    p.add_argument(
-        "--force", action="store_true", help="regrade everyone, replacing recorded grades"
-    )
-    add_isolation_arguments(p)
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        metavar="SECONDS",
-        help="wall-clock and CPU limit of each sandbox job (default: 60; a suite may raise it "
-        "for its training units)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--gradebook", metavar="DB_URL", help="also record the scores in this nbgrader gradebook"
-    )
-    p.add_argument(
-        "--answers", metavar="JSON", help="concept-question keys (default: the solution notebook)"
-    )
-    p.add_argument(
-        "--due",
-        metavar="TIME",
-        help="due date, e.g. '2026-03-02 00:00:00 UTC'; lateness is read from each "
-        "submission's nbgrader timestamp.txt",
-    )
-    p.add_argument(
-        "--late-policy",
-        default="none",
-        metavar="POLICY",
-        help="none (record lateness only), zero, or percent-per-day:P (default: %(default)s)",
-    )
-    p.set_defaults(func=grade)
+    cli_grade.add_parser(sub)
 
     p = sub.add_parser("gradescope", help="build a Gradescope autograder archive")
     p.add_argument("assignment")

@@ -35,6 +35,7 @@ class TestResult:
     score: float
     max_score: float
     output: str
+    unit: str = ""  # the graded unit (a solution cell's grade_id) the test belongs to
 
 
 @dataclasses.dataclass
@@ -256,7 +257,7 @@ def score_checks(ctx, evaluate):
         else:
             verdict = evaluate(check)
             fraction, output = verdict.fraction, ("Passed." if verdict.passed else verdict.message)
-        tests.append(TestResult(check.name, max_score * fraction, max_score, output))
+        tests.append(TestResult(check.name, max_score * fraction, max_score, output, check.unit))
     return tests
 
 
@@ -266,6 +267,6 @@ def zero_result(ctx):
     if ctx.path is None and not ctx.result.notes:
         ctx.result.status = "no notebook"
     return [
-        TestResult(f"{unit}", 0.0, points, reason)
+        TestResult(f"{unit}", 0.0, points, reason, unit)
         for unit, points in ctx.course.unit_points.items()
     ]

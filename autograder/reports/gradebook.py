@@ -50,7 +50,7 @@ def unit_scores(results):
     """`{unit: score}` from a Gradescope results dict; test names are `<unit>` or `<unit>: ...`."""
     scores = {}
     for test in results.get("tests", []):
-        unit = test["name"].split(":")[0].strip()
+        unit = (test.get("extra_data") or {}).get("unit") or test["name"].split(":")[0].strip()
         scores[unit] = scores.get(unit, 0.0) + float(test["score"])
     return scores
 
@@ -120,6 +120,7 @@ def record(
     duedate=None,
     late_penalty="none",
     course_id="default_course",
+    extensions=None,
 ):
     """Writes our scores for `assignment` into the nbgrader gradebook at `db_url`.
 
@@ -135,6 +136,9 @@ def record(
             nbgrader reports late submissions; None keeps the recorded one.
         late_penalty: nbgrader's `LateSubmissionPlugin.penalty_method`, applied as
             `nbgrader autograde` does: `"none"` or `"zero"` (a late notebook scores 0).
+        extensions: `{student: due date}` (timezone-aware datetimes, as
+            `late.read_extensions` gives), recorded as nbgrader's extension of each
+            student's submission (needs `duedate`); other students' extensions are kept.
 
     Returns:
         A `RecordSummary`.
@@ -170,6 +174,8 @@ def record(
             except MissingEntry:
                 kwargs = {"timestamp": stamp} if stamp else {}
                 gb.add_submission(assignment, student, **kwargs)
+            if extensions and student in extensions:
+                _grant_extension(gb, assignment, student, extensions[student], duedate)
             summary.students += 1
             scores = unit_scores(res)
             for name in grade_cells:
@@ -193,6 +199,17 @@ def record(
             gb.db.commit()
             _late_penalty(gb, plugin, assignment, notebook, student, summary)
     return summary
+
+
+def _grant_extension(gb, assignment, student, due, duedate):
+    from datetime import timezone
+
+    from nbgrader.utils import parse_utc
+
+    if not duedate:
+        raise ValueError("Extensions need the assignment's due date (duedate).")
+    extra = due.astimezone(timezone.utc).replace(tzinfo=None) - parse_utc(duedate)
+    gb.grant_extension(assignment, student, minutes=extra.total_seconds() / 60)
 
 
 def _late_penalty(gb, plugin, assignment, notebook, student, summary):

@@ -11,11 +11,17 @@ submission (e.g. `2026-03-03 09:30:00.000000 UTC`). With a due date, a submissio
 
 The penalty is applied to `grades.csv` (`raw_score` keeps the work's score), from the policy
 of the run that writes it, so a resumed run with a new policy rewrites the file correctly.
+
+Extensions (`--extensions FILE`): a CSV with the columns `student,due`, one row per student
+with a later due date; that student's lateness is measured from it, in grades.csv and in
+nbgrader's gradebook (as the submission's extension).
 """
 
+import csv
 import dataclasses
 import math
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 TIMESTAMP_FILE = "timestamp.txt"
 POLICIES = ("none", "zero", "percent-per-day:P")
@@ -55,10 +61,12 @@ class LatePolicy:
     due: datetime | None = None
     method: str = "none"
     percent_per_day: float = 0.0
+    extensions: dict = dataclasses.field(default_factory=dict)  # student -> their due date
 
     @classmethod
-    def parse(cls, due=None, policy="none"):
-        """From CLI strings: `due` as in `parse_time`, `policy` one of POLICIES."""
+    def parse(cls, due=None, policy="none", extensions=None):
+        """From CLI strings: `due` as in `parse_time`, `policy` one of POLICIES, `extensions`
+        the path of an extensions CSV (see `read_extensions`)."""
         method, _, arg = (policy or "none").partition(":")
         percent = 0.0
         if method == "percent-per-day":
@@ -74,13 +82,22 @@ class LatePolicy:
             raise ValueError(f"Unknown late policy {policy!r}. Use one of: {', '.join(POLICIES)}")
         if method != "none" and due is None:
             raise ValueError(f"The late policy {policy!r} needs a due date (--due).")
-        return cls(parse_time(due) if due else None, method, percent)
+        if extensions and due is None:
+            raise ValueError("Extensions move a due date: give the assignment's with --due.")
+        due_at = parse_time(due) if due else None
+        granted = read_extensions(extensions, due_at) if extensions else {}
+        return cls(due_at, method, percent, granted)
 
-    def lateness(self, timestamp):
+    def due_for(self, student=None):
+        """The due date of `student` (their extension's, else the assignment's)."""
+        return self.extensions.get(student, self.due)
+
+    def lateness(self, timestamp, student=None):
         """`timedelta` late (zero when on time, unknown, or without a due date)."""
-        if self.due is None or timestamp is None or timestamp <= self.due:
+        due = self.due_for(student)
+        if due is None or timestamp is None or timestamp <= due:
             return timedelta(0)
-        return timestamp - self.due
+        return timestamp - due
 
     def penalty(self, raw_score, max_score, late):
         """Points taken off a submission `late` (a timedelta) with `raw_score`."""
@@ -92,6 +109,39 @@ class LatePolicy:
             days = math.ceil(late / timedelta(days=1))
             return min(raw_score, max_score * self.percent_per_day / 100 * days)
         return 0.0
+
+
+def read_extensions(path, due):
+    """`{student: due date}` from a CSV with the columns `student,due` (dates later than `due`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise ValueError(f"Cannot read the extensions file {path}: {err.strerror}.") from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not {"student", "due"} <= {f.strip() for f in reader.fieldnames}:
+        raise ValueError(
+            f"{path}: the first line must name the columns 'student,due', e.g.\n"
+            "student,due\nalice,2026-03-05 00:00:00 UTC"
+        )
+    granted = {}
+    for line, row in enumerate(reader, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        student = row["student"]
+        if not student:
+            continue
+        if student in granted:
+            raise ValueError(f"{path}, line {line}: {student} has two extensions; keep one.")
+        try:
+            moment = parse_time(row["due"])
+        except ValueError as err:
+            raise ValueError(f"{path}, line {line}: {err}") from None
+        if due is not None and moment < due:
+            raise ValueError(
+                f"{path}, line {line}: {student}'s date {row['due']} is before the due date; "
+                "an extension can only move it later."
+            )
+        granted[student] = moment
+    return granted
 
 
 def describe(late):

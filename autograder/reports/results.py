@@ -24,6 +24,7 @@ CSV_COLUMNS = (
     "status",
     "isolation",
     "timestamp",
+    "due",
     "notes",
 )
 
@@ -53,6 +54,7 @@ def gradescope_results(result):
                 "status": "passed" if t.score >= t.max_score - 1e-9 else "failed",
                 "output": t.output,
                 "visibility": "visible",
+                "extra_data": {"unit": t.unit},
             }
             for t in result.tests
         ],
@@ -87,7 +89,7 @@ def apply_late_policy(rows, policy):
     for row in rows:
         raw = row.get("raw_score", row["score"])
         stamp = row.get("timestamp") or ""
-        lateness = policy.lateness(late_mod.parse_time(stamp) if stamp else None)
+        lateness = policy.lateness(late_mod.parse_time(stamp) if stamp else None, row["student"])
         penalty = policy.penalty(raw, row["max_score"], lateness)
         applied.append(
             {
@@ -95,18 +97,26 @@ def apply_late_policy(rows, policy):
                 "raw_score": raw,
                 "score": round(raw - penalty, 4),
                 "late": late_mod.describe(lateness) if lateness else "",
+                "due": _due_text(policy.due_for(row["student"])),
                 "penalty": round(penalty, 4),
             }
         )
     return applied
 
 
-def write_grades_csv(out_dir, rows):
-    """Writes OUT/grades.csv from grade rows (see `CSV_COLUMNS`; missing columns stay empty)."""
+def _due_text(due):
+    return due.isoformat() if due else ""
+
+
+def write_grades_csv(out_dir, rows, units=()):
+    """Writes OUT/grades.csv from grade rows (see `CSV_COLUMNS`; missing columns stay empty).
+
+    After `CSV_COLUMNS`, one column per unit of `units` (named `unit:<name>`): the unit's
+    points before any late penalty (the penalty is on the total).
+    """
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore"
-    )
+    columns = [*CSV_COLUMNS, *(f"unit:{u}" for u in units)]
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: r["student"]):
         percent = 100.0 * row["score"] / row["max_score"] if row["max_score"] else 0.0
@@ -119,6 +129,11 @@ def write_grades_csv(out_dir, rows):
                 "percent": f"{percent:.1f}",
                 "raw_score": f"{raw:.2f}",
                 "penalty": f"{row.get('penalty', 0.0):.2f}",
+                **{
+                    f"unit:{u}": f"{row['units'][u]:.2f}"
+                    for u in units
+                    if u in row.get("units", {})
+                },
             }
         )
     write_atomic(Path(out_dir) / "grades.csv", buffer.getvalue())

@@ -111,6 +111,34 @@ def test_record_writes_unit_scores_and_keeps_manual_grades(tmp_path):
     assert gradebook.scores_in_gradebook(db, A1)["ann"] == (0.5, 20.0)
 
 
+def test_extensions_become_nbgrader_extensions_and_move_the_late_penalty(tmp_path):
+    """Is a student's later due date recorded as nbgrader's extension, so nbgrader's late
+    policy spares them and not an equally late student without one?"""
+    from datetime import datetime, timezone
+
+    from nbgrader.api import Gradebook
+
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    out = tmp_path / "out"
+    _write_out(out, {"ann": _results(1.0), "bob": _results(1.0)})
+    submitted = tmp_path / "submitted"
+    for student in ("ann", "bob"):
+        (submitted / student / A1).mkdir(parents=True)
+        (submitted / student / A1 / "timestamp.txt").write_text("2026-01-02 03:04:05.000000 UTC")
+    extensions = {"ann": datetime(2026, 1, 3, tzinfo=timezone.utc)}
+    summary = gradebook.record(
+        db, A1, RELEASED, out, submitted=submitted, duedate="2026-01-01 00:00:00 UTC",
+        late_penalty="zero", extensions=extensions,
+    )  # fmt: skip
+    assert summary.late == ["bob"]
+    with Gradebook(db) as gb:
+        ann = gb.find_submission(A1, "ann")
+        assert ann.extension.total_seconds() == 2 * 24 * 3600
+        assert ann.duedate == datetime(2026, 1, 3) and ann.total_seconds_late == 0
+        assert gb.find_submission(A1, "bob").extension is None
+    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (20.0, 20.0)
+
+
 @pytest.mark.slow
 def test_real_nbgrader_export_shows_our_scores(tmp_path):
     """Does the real `nbgrader export` CSV carry the scores we recorded?"""

@@ -104,3 +104,48 @@ def test_cli_rejects_a_bad_policy_before_grading(tmp_path, capsys):
     assert code == 2
     assert "Unknown late policy 'x'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def _extensions(tmp_path, text):
+    path = tmp_path / "extensions.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_an_extension_moves_one_students_due_date(tmp_path):
+    ext = _extensions(tmp_path, "student,due\nlate,2026-03-04 00:00:00 UTC\n")
+    policy = late.LatePolicy.parse(DUE, "percent-per-day:10", ext)
+    rows = [
+        _row("late", 18.0, "2026-03-03T09:30:00+00:00"),  # within the extension
+        _row("other", 18.0, "2026-03-03T09:30:00+00:00"),  # the same time, no extension
+        _row("later", 18.0, "2026-03-05T09:30:00+00:00"),
+    ]
+    applied = {r["student"]: r for r in reports.apply_late_policy(rows, policy)}
+    assert (applied["late"]["score"], applied["late"]["late"]) == (18.0, "")
+    assert applied["late"]["due"] == "2026-03-04T00:00:00+00:00"
+    assert (applied["other"]["score"], applied["other"]["late"]) == (14.0, "1 d 9 h 30 min")
+    assert applied["other"]["due"] == "2026-03-02T00:00:00+00:00"
+    ext2 = _extensions(tmp_path, "student,due\nlater,2026-03-04 00:00:00 UTC\n")
+    later = reports.apply_late_policy(rows[2:], late.LatePolicy.parse(DUE, "zero", ext2))[0]
+    assert (later["score"], later["late"]) == (0.0, "1 d 9 h 30 min")  # late past its own date
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name,date\nann,2026-03-05\n", "must name the columns 'student,due'"),
+        ("student,due\nann,soon\n", "line 2: Cannot read the time 'soon'"),
+        ("student,due\nann,2026-03-01 00:00:00 UTC\n", "line 2: ann's date .* is before"),
+        ("student,due\nann,2026-03-05\nann,2026-03-06\n", "line 3: ann has two extensions"),
+    ],
+)
+def test_bad_extension_files_say_what_to_fix(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        late.LatePolicy.parse(DUE, "none", _extensions(tmp_path, text))
+
+
+def test_extensions_need_a_due_date_and_a_readable_file(tmp_path):
+    with pytest.raises(ValueError, match="give the assignment's with --due"):
+        late.LatePolicy.parse(None, "none", _extensions(tmp_path, "student,due\n"))
+    with pytest.raises(ValueError, match="Cannot read the extensions file"):
+        late.LatePolicy.parse(DUE, "none", str(tmp_path / "missing.csv"))
