@@ -148,6 +148,8 @@ def _grade(
     course.parts = runs_per_student(len(subs), jobs)
     plan_step(Context(assignment, "", None, course, out, None))  # the run's plan, once
     fingerprints = unit_fingerprints(course, course.plan)
+    # Without a notebook a grade is 0 of each unit's points, whatever the suite does.
+    points_only = {u: f"points {p!r}" for u, p in course.unit_points.items()}
     work = Path(tempfile.mkdtemp(prefix="autograder-"))
     os.chmod(work, 0o711)
     contexts, rows, regraded = [], {}, []
@@ -156,8 +158,9 @@ def _grade(
             digest = _file_hash(sub.path)
             previous = state["graded"].get(sub.student)
             has_results = (out / sub.student / "results.json").exists()
+            prints = fingerprints if sub.path else points_only
             todo, reason = regrade.decide(
-                sub.student, digest, previous, fingerprints, has_results, request
+                sub.student, digest, previous, prints, has_results, request
             )
             if force:
                 reason = "--force: every unit, on new hidden inputs"
@@ -173,7 +176,7 @@ def _grade(
                 step(ctx)
                 if ctx.done:
                     break
-            ctx.digest, ctx.regrade = digest, (todo, reason, fingerprints, regraded)
+            ctx.digest, ctx.regrade = digest, (todo, reason, prints, regraded)
             contexts.append(ctx)
         bar = Progress(len(contexts), f"grading {assignment}") if progress and contexts else None
         ready = [c for c in contexts if not c.done]
