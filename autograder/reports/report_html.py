@@ -19,20 +19,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.reports import class_report
-from autograder.reports.results import write_atomic
+from autograder.reports.results import short_check_name, write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "class_report.html.j2"
 PASS, FAIL, INK = "#2b7a3d", "#b03030", "#2f4b7c"
 
 
-def _png(fig):
+def _png(fig, tight=True):
     """`fig` as a `data:image/png;base64,...` URI."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight" if tight else None)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -53,31 +53,43 @@ def histogram_png(percents, title):
 
 
 def unit_png(unit, rates):
-    """One horizontal bar per check of `unit`: the share of graded students who passed it."""
+    """One horizontal bar per check of `unit`: the share of graded students who passed it.
+
+    Every chart is 560 px wide with its axis at the same place, so the tables beside line up.
+    """
     from matplotlib.figure import Figure
 
-    labels = [textwrap.fill(_short(r.name, unit), 48) for r in rates]
+    labels = [textwrap.fill(short_check_name(r.name, unit), 32) for r in rates]
     values = [100 * len(r.passed) / r.graded if r.graded else 0 for r in rates]
-    height = 0.9 + 0.32 * sum(label.count("\n") + 1 for label in labels)
-    fig = Figure(figsize=(7.5, height))
+    height = 0.6 + 0.2 * sum(label.count("\n") + 1.4 for label in labels)  # inches
+    fig = Figure(figsize=(5.6, height))
+    fig.subplots_adjust(left=0.42, right=0.97, bottom=0.45 / height, top=1 - 0.08 / height)
     ax = fig.add_subplot()
-    colors = [PASS if v >= 50 else FAIL for v in values]
-    ax.barh(range(len(rates)), values, color=colors)
-    ax.set_yticks(range(len(rates)), labels, fontsize=8)
-    ax.invert_yaxis()
+    ax.barh(
+        range(len(rates)), values, height=0.7, color=[PASS if v >= 50 else FAIL for v in values]
+    )
+    ax.set_yticks(range(len(rates)), labels, fontsize=8.5)
+    ax.set_ylim(len(rates) - 0.5, -0.5)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("% of graded students who passed")
-    ax.set_title(unit, loc="left", fontsize=10)
+    ax.set_xlabel("% of graded students who passed", fontsize=8.5)
+    ax.tick_params(axis="x", labelsize=8)
     for y, (value, rate) in enumerate(zip(values, rates)):
-        ax.text(min(value, 80) + 1, y, f"{len(rate.passed)}/{rate.graded}", va="center", fontsize=8)
+        ax.text(min(value, 84) + 1, y, f"{len(rate.passed)}/{rate.graded}", va="center", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return _png(fig, tight=False)
 
 
-def _short(name, unit):
-    """A check's name without its unit prefix ("causal_mask: length 5" -> "length 5")."""
-    head, sep, rest = name.partition(":")
-    return rest.strip() if sep and head.strip() == unit else name
+def _sources(checks):
+    """Where a hint came from: the check's name, or per unit how many of its checks gave it."""
+    if len(checks) == 1:
+        return checks[0]
+    units = {}
+    for name in checks:
+        units.setdefault(name.split(":")[0].strip(), []).append(name)
+    return "; ".join(
+        f"{len(names)} checks of {unit}" if len(names) > 1 else names[0]
+        for unit, names in units.items()
+    )
 
 
 def _link(path, base):
@@ -105,11 +117,12 @@ def _section(summary, out_dir):
             {
                 "name": unit,
                 "chart": unit_png(unit, rates),
-                "checks": [{"rate": r, "short": _short(r.name, unit)} for r in rates],
+                "checks": [{"rate": r, "short": short_check_name(r.name, unit)} for r in rates],
                 "passed": summary.unit_passed[unit],
             }
             for unit, rates in summary.units.items()
         ],
+        "hint_sources": [_sources(h.checks) for h in summary.hints],
         "unisolated": summary.isolation.get("unisolated", 0),
     }
 
