@@ -41,7 +41,10 @@ def chromium_context(viewport=(1280, 900)):
     from playwright.sync_api import sync_playwright
 
     executable = ensure_chromium()
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile, sync_playwright() as pw:
+    with (
+        tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile,
+        sync_playwright() as pw,
+    ):
         context = pw.chromium.launch_persistent_context(
             profile,
             executable_path=executable,

@@ -20,6 +20,8 @@ from autograder.reports.results import CSV_COLUMNS
 
 GRADED = "graded"  # the status of a submission that ran in the sandbox
 NO_HINT = ("", "Passed.")
+# How autograder.grading.compare names the likely bug after the numbers of a difference.
+DIAGNOSIS = "Your output matches what you get when "
 
 
 class ReportError(ValueError):
@@ -45,9 +47,24 @@ class CheckRate:
 
 @dataclasses.dataclass
 class Hint:
-    text: str
+    text: str  # the likely bug the checks named, else the whole output
     students: list  # sorted
     checks: list  # the checks that gave it, sorted
+    example: str = ""  # one whole output (its numbers differ from check to check)
+
+
+def hint_key(output):
+    """What groups failed checks into one hint: the likely bug they name, else the output.
+
+    "The output differs from the reference: max |difference| = 1.4 ... Your output matches
+    what you get when the mask is applied after the softmax." -> "Your output matches what
+    you get when the mask is applied after the softmax." (the numbers differ per check).
+    """
+    start = output.find(DIAGNOSIS)
+    if start < 0:
+        return output
+    end = output.find(".\n", start)
+    return output[start : end + 1 if end >= 0 else len(output)].strip()
 
 
 @dataclasses.dataclass
@@ -151,7 +168,7 @@ def summarize(assignment):
     """
     students = [_student_row(r, assignment.results[r["student"]]) for r in assignment.rows]
     graded = [s["student"] for s in students if s["status"] == GRADED]
-    checks, by_hint, unit_failed = {}, collections.defaultdict(lambda: (set(), set())), {}
+    checks, by_hint, unit_failed = {}, collections.defaultdict(lambda: (set(), set(), [])), {}
     for student in graded:
         for test in assignment.results[student]["tests"]:
             unit = unit_of(test)
@@ -164,12 +181,14 @@ def summarize(assignment):
             unit_failed[unit].add(student)
             text = (test.get("output") or "").strip()
             if text not in NO_HINT:
-                by_hint[text][0].add(student)
-                by_hint[text][1].add(test["name"])
+                who, names, examples = by_hint[hint_key(text)]
+                who.add(student)
+                names.add(test["name"])
+                examples.append(text)
     units = {}
     for rate in checks.values():
         units.setdefault(rate.unit, []).append(rate)
-    hints = [Hint(t, sorted(s), sorted(c)) for t, (s, c) in by_hint.items()]
+    hints = [Hint(t, sorted(s), sorted(c), min(e)) for t, (s, c, e) in by_hint.items()]
     hints.sort(key=lambda h: (-len(h.students), h.text))
     isolation = collections.Counter(s["isolation"] or "(not run)" for s in students)
     return AssignmentSummary(

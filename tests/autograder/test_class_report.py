@@ -12,7 +12,9 @@ from autograder.reports.results import CSV_COLUMNS
 
 ISOLATED = "namespaces+landlock+seccomp+uid"
 MERGE = "merged heads without transposing back"
-MASK = "The mask is applied after the softmax <instead> of before it."
+BUG = "Your output matches what you get when the mask is applied after the <softmax>."
+MASK = f"The output differs from the reference: max |difference| = 1.4 at index (0, 1). {BUG}"
+MASK_2 = f"The weights differ from the reference: max |difference| = 0.9 at index (2, 0). {BUG}"
 NO_NB = "No notebook found in submitted/dave/a2: expected a2.ipynb."
 CHECKS = {  # name -> points; "custom check" names its unit in extra_data only
     "attn: no mask": 1.0,
@@ -83,6 +85,7 @@ CLASS = {
     },
     "dave": {"status": "no notebook", "isolation": ""},
     "erin": {"failed": ("custom check",), "outputs": {"custom check": ""}},  # no hint text
+    "frank": {"failed": ("attn: no mask",), "outputs": {"attn: no mask": MASK_2}},
 }
 
 
@@ -97,22 +100,30 @@ def summary(a1):
 
 
 def test_hints_count_each_student_once_most_frequent_first(summary):
-    """Are hints the failed checks' outputs, without 'Passed.' or empty ones, with who got them?"""
+    """Are hints the failed checks' outputs, without 'Passed.' or empty ones, with who got them?
+
+    Two outputs naming the same likely bug with different numbers are one hint.
+    """
     assert [(h.text, h.students, h.checks) for h in summary.hints] == [
+        (BUG, ["bob", "frank"], ["attn: masked", "attn: no mask"]),
         (MERGE, ["bob", "carol"], ["heads: merge", "heads: split"]),
-        (MASK, ["bob"], ["attn: masked"]),
     ]
+    assert summary.hints[0].example == min(MASK, MASK_2) and summary.hints[1].example == MERGE
 
 
 def test_pass_rates_count_graded_students_per_check_and_unit(summary):
     """Does each check count the graded students who passed it, under the right unit?"""
-    assert summary.graded == 4  # dave has no notebook
+    assert summary.graded == 5  # dave has no notebook
     rates = {u: {r.name: (r.passed, r.graded) for r in rs} for u, rs in summary.units.items()}
     assert list(rates) == ["attn", "heads"]
-    assert rates["attn"]["attn: masked"] == (["alice", "carol", "erin"], 4)
-    assert rates["heads"]["heads: merge"] == (["alice", "erin"], 4)
-    assert rates["heads"]["custom check"] == (["alice", "bob", "carol"], 4)  # extra_data.unit
-    assert summary.unit_passed == {"attn": ["alice", "carol", "erin"], "heads": ["alice"]}
+    assert rates["attn"]["attn: masked"] == (["alice", "carol", "erin", "frank"], 5)
+    assert rates["attn"]["attn: no mask"] == (["alice", "bob", "carol", "erin"], 5)
+    assert rates["heads"]["heads: merge"] == (["alice", "erin", "frank"], 5)
+    assert rates["heads"]["custom check"] == (
+        ["alice", "bob", "carol", "frank"],
+        5,
+    )  # extra_data.unit
+    assert summary.unit_passed == {"attn": ["alice", "carol", "erin"], "heads": ["alice", "frank"]}
 
 
 def test_late_flags_and_isolation(summary):
@@ -124,8 +135,8 @@ def test_late_flags_and_isolation(summary):
         ("carol", "graded", ["eval"]),
         ("dave", "no notebook", []),
     ]
-    assert summary.isolation == {ISOLATED: 3, "(not run)": 1, "unisolated": 1}
-    assert summary.percents == [100.0, 40.0, 60.0, 0.0, 80.0]
+    assert summary.isolation == {ISOLATED: 4, "(not run)": 1, "unisolated": 1}
+    assert summary.percents == [100.0, 40.0, 60.0, 0.0, 80.0, 80.0]
 
 
 def test_term_table_is_student_by_assignment(tmp_path, summary):
@@ -139,7 +150,7 @@ def test_term_table_is_student_by_assignment(tmp_path, summary):
     table = {r["student"]: (r["percents"], r["term"]) for r in rows}
     assert table["bob"] == ({"a1": 40.0, "a2": 80.0}, 60.0)
     assert table["carol"] == ({"a1": 60.0, "a2": None}, 30.0)
-    assert set(table) == {"alice", "bob", "carol", "dave", "erin"}
+    assert set(table) == set(CLASS)
     with pytest.raises(class_report.ReportError, match="same assignment appears twice"):
         class_report.term_table([summary, summary])
 
@@ -154,11 +165,11 @@ def test_report_page_is_self_contained_escaped_and_links_feedback(a1, tmp_path):
         s.startswith("data:image/png;base64,") for s in sources
     )
     assert "http" not in page.replace("http-equiv", "")
-    assert "&lt;instead&gt;" in page and "<instead>" not in page
+    assert "&lt;softmax&gt;" in page and "<softmax>" not in page
     links = re.findall(r'href="([^"#]*)"', page)
     assert "../grades/a1/bob/feedback.html" in links and len(links) == len(CLASS) + 1
     assert all((out.parent / link).is_file() for link in links)
-    assert "2 of 4" in page and "Term summary" in page
+    assert "2 of 5" in page and "Term summary" in page
 
 
 def test_cli_writes_the_report_next_to_the_grades(a1, capsys):
