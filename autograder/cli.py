@@ -6,6 +6,7 @@ python -m autograder grade a1_attention submitted/ --out build/grades/a1 \
     --due "2026-03-02 00:00:00 UTC" --late-policy percent-per-day:10
 python -m autograder validate assignments/a1_attention/a1_attention.ipynb
 python -m autograder audit a3_gpt              # what the suite catches, on its catalog
+python -m autograder report build/grades/a1    # the class's HTML page (several: the term)
 python -m autograder gradescope a1_attention --out build/gradescope/a1_attention.zip
 python -m autograder demo --out build/demo
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from autograder import cli_grade
 from autograder.cli_grade import add_isolation_arguments
+from autograder.reports import report_html
 from autograder.submissions import SubmissionsError
 
 
@@ -168,6 +170,7 @@ def main(argv=None):
         "--release", default="assignments", help="released notebooks root (default: %(default)s)"
     )
     p.set_defaults(func=validate)
+    report_html.add_parser(sub)
 
     args = parser.parse_args(argv)
     from autograder.sandbox import IsolationRefused

@@ -12,7 +12,9 @@
 4. record the scores in nbgrader's gradebook OUT/course/gradebook.db (`nbgrader export`
    and formgrader, run in OUT/course, see them);
 5. build the Gradescope archive of the first assignment into OUT/gradescope/;
-6. print a summary table per assignment, every output path, and the time of each step.
+6. write the class report of each assignment (OUT/course/grades/<assignment>/report.html)
+   and of the term (OUT/course/grades/report.html);
+7. print a summary table per assignment, every output path, and the time of each step.
 
 OUT/course is the demo's own: it is deleted and rebuilt on every run, so earlier
 results never mix with new ones. Nothing else under OUT is touched.
@@ -29,7 +31,7 @@ from autograder.assignments.registry import ASSIGNMENTS
 from autograder.batch import grade
 from autograder.gradescope import build_archive
 from autograder.release import release_assignment
-from autograder.reports import gradebook
+from autograder.reports import gradebook, report_html
 from autograder.reports import results as reports
 from autograder.reports.late import LatePolicy
 
@@ -158,6 +160,16 @@ def run(
             source_root=source_root,
             release_root=release_root,
         )
+    grades = course / "grades"
+    for name in assignments:
+        _timed(seconds, "class report", report_html.build_report, [grades / name])
+    paths["report"] = _timed(
+        seconds,
+        "class report",
+        report_html.build_report,
+        [grades / name for name in assignments],
+        grades / "report.html",
+    )
     seconds["total"] = time.monotonic() - start
     result = DemoResult(out, course, rows, labels, paths, seconds)
     result.table = summary(result)
@@ -185,6 +197,7 @@ def summary(result):
             f"due {DUEDATE.split('.')[0]} UTC)",
             f"Gradescope JSON: {grades}/<student>/results.json",
             f"feedback:        {grades}/<student>/feedback.html",
+            f"class report:    {grades / 'report.html'}",
         ]
     lines += [
         "",
@@ -195,6 +208,7 @@ def summary(result):
     ]
     if "gradescope" in result.paths:
         lines.append(f"Gradescope archive: {result.paths['gradescope']}")
+    lines.append(f"term report:     {result.paths['report']}  (open it in a browser)")
     lines += ["", "time per step:"]
     lines += [f"  {step:<28} {sec:7.1f} s" for step, sec in result.seconds.items()]
     return "\n".join(lines)

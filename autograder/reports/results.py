@@ -139,29 +139,82 @@ def write_grades_csv(out_dir, rows, units=()):
     write_atomic(Path(out_dir) / "grades.csv", buffer.getvalue())
 
 
-def feedback_html(result):
-    esc = html.escape
-    rows = "\n".join(
-        f'<tr class="{"pass" if t.score >= t.max_score - 1e-9 else "fail"}"><td>{esc(t.name)}</td>'
-        f"<td>{t.score:.2f} / {t.max_score:.2f}</td><td><pre>{esc(t.output)}</pre></td></tr>"
-        for t in result.tests
-    )
-    general = result.general_feedback()
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(result.assignment)}: {esc(result.student)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #ccc; padding: .4em; vertical-align: top; }}
-tr.pass td:nth-child(2) {{ color: #176f2c; }} tr.fail td:nth-child(2) {{ color: #a01c1c; font-weight: bold; }}
-pre {{ white-space: pre-wrap; margin: 0; }}
-</style></head><body>
-<h1>{esc(result.assignment)} &mdash; {esc(result.student)}</h1>
-<p><strong>Score: {result.score:.2f} / {result.max_score:.2f}</strong></p>
-{f"<pre>{esc(general)}</pre>" if general else ""}
-<table><tr><th>test</th><th>points</th><th>feedback</th></tr>
-{rows}
-</table></body></html>
+def test_unit(test):
+    """The unit a `TestResult` belongs to: its `unit`, else its name before ':'."""
+    return getattr(test, "unit", None) or test.name.split(":")[0].strip()
+
+
+def _passed(test):
+    return test.score >= test.max_score - 1e-9
+
+
+FEEDBACK_CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2733;
+       margin: 0 auto; padding: 1.5em 2em 3em; max-width: 64em; }
+h1 { margin: 0 0 .3em; font-size: 1.6em; } h2 { margin: 1.6em 0 .4em; font-size: 1.15em; }
+table { border-collapse: collapse; width: 100%; margin: .3em 0 1em; }
+th, td { border: 1px solid #d5dbe3; padding: .35em .6em; text-align: left; vertical-align: top; }
+th { background: #f1f4f8; }
+td.pts, th.pts { width: 8em; text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.check { width: 34%; overflow-wrap: anywhere; }
+tr.pass td.pts { color: #1f6f33; } tr.fail td.pts { color: #a32626; font-weight: 600; }
+tr.pass td.hint { color: #5b6776; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font-size: .92em; }
+.score { font-size: 1.2em; font-weight: 600; }
+.general { background: #fff4d6; border: 1px solid #e0b13a; border-radius: 6px; padding: .6em .8em; }
 """
+
+
+def feedback_html(result):
+    """The student's page: the score, a subtotal per unit, then each unit's checks and hints."""
+    esc = html.escape
+    units = {}
+    for t in result.tests:
+        units.setdefault(test_unit(t), []).append(t)
+    percent = 100 * result.score / result.max_score if result.max_score else 0.0
+    overview = "\n".join(
+        f'<tr class="{"pass" if all(map(_passed, tests)) else "fail"}"><td class="check">'
+        f'<a href="#u{i}">{esc(unit)}</a></td><td>{sum(map(_passed, tests))} of {len(tests)}'
+        f' passed</td><td class="pts">{sum(t.score for t in tests):.2f} / '
+        f"{sum(t.max_score for t in tests):.2f}</td></tr>"
+        for i, (unit, tests) in enumerate(units.items())
+    )
+    sections = []
+    for i, (unit, tests) in enumerate(units.items()):
+        rows = "\n".join(
+            f'<tr class="{"pass" if _passed(t) else "fail"}"><td class="check">'
+            f'{esc(short_check_name(t.name, unit))}</td><td class="pts">{t.score:.2f} / '
+            f'{t.max_score:.2f}</td><td class="hint"><pre>{esc(t.output)}</pre></td></tr>'
+            for t in tests
+        )
+        subtotal = f"{sum(t.score for t in tests):.2f} / {sum(t.max_score for t in tests):.2f}"
+        sections.append(
+            f'<h2 id="u{i}">{esc(unit)} <small>({subtotal})</small></h2>\n'
+            f'<table>\n<tr><th>check</th><th class="pts">points</th><th>feedback</th></tr>\n'
+            f"{rows}\n</table>"
+        )
+    general = result.general_feedback()
+    title = f"{esc(result.assignment)}: {esc(result.student)}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>{FEEDBACK_CSS}</style></head><body>
+<h1>{esc(result.assignment)} &mdash; {esc(result.student)}</h1>
+<p class="score">Score: {result.score:.2f} / {result.max_score:.2f} ({percent:.0f}%)</p>
+{f'<div class="general"><pre>{esc(general)}</pre></div>' if general else ""}
+<table>
+<tr><th>unit</th><th>checks passed</th><th class="pts">points</th></tr>
+{overview}
+</table>
+{chr(10).join(sections)}
+</body></html>
+"""
+
+
+def short_check_name(name, unit):
+    """A check's name without its unit's prefix ("causal_mask: length 5" -> "length 5")."""
+    head, sep, rest = name.partition(":")
+    return rest.strip() if sep and head.strip() == unit else name
 
 
 def summary_table(rows):

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -88,6 +89,34 @@ def test_demo_table_names_students_paths_and_times(ran):
     for step in ("release", "sandbox start", f"grade {A1}", "gradebook", "total"):
         assert step in result.seconds and step in printed
     print(f"\ndemo (a1 only): {result.seconds}")
+
+
+def _block(page, tag, cls):
+    """The inside of the first `<tag class="cls">` of `page`."""
+    return re.search(rf'<{tag} class="{cls}">(.*?)</{tag}>', page, re.S).group(1)
+
+
+def test_demo_builds_the_class_and_term_reports(ran):
+    """Do the reports name the late student, the one without a notebook and the adversary's hints?"""
+    result, printed = ran
+    grades = result.course / "grades"
+    term = result.paths["report"]
+    assert term == grades / "report.html" and f"term report:     {term}" in printed
+    assert f"class report:    {grades / A1 / 'report.html'}" in printed
+    assert "class report" in result.seconds
+    for page in ((grades / A1 / "report.html").read_text(), term.read_text()):
+        late = _block(page, "table", "late")
+        assert demo_class.LATE in late and "1 d 9 h 30 min" in late and "20.00" in late
+        review = _block(page, "table", "review")
+        assert demo_class.MISSING in review and "no notebook" in review
+        assert demo_class.REFERENCE not in review
+        assert demo_class.ADVERSARY in _block(page, "ol", "hints")
+        students = _block(page, "table", "students")
+        for student in result.labels[A1]:
+            assert f'href="{student}/feedback.html"' in students or (
+                f'href="{A1}/{student}/feedback.html"' in students
+            )
+    assert "<title>Class report: a1_attention</title>" in term.read_text()  # one assignment
 
 
 def test_demo_gradebook_matches_grades_csv(ran):
