@@ -165,24 +165,27 @@ class TranslateTask(TaskBase):
 
     def translate(self, model, sources):
         ids = [
-            self.source_tokenizer.encode(s)[: self.max_len - 1] + [cl_data.END_ID] for s in sources
+            row[: self.max_len - 1] + [cl_data.END_ID]
+            for row in _encode(self.source_tokenizer, sources)
         ]
         width = max(map(len, ids))
         batch = np.array([row + [cl_data.PAD_ID] * (width - len(row)) for row in ids], np.int32)
         out = cl_generate.greedy_decode(
             model, batch, cl_data.START_ID, cl_data.END_ID, self.max_len
         )
-        return [self.target_tokenizer.decode(row.tolist()) for row in out]
+        return _decode(self.target_tokenizer, out)
 
     def exact_match(self, model, split="test", limit=None):
         pairs = self._pairs(split)[:limit]
         hyps = []
         for i in range(0, len(pairs), 256):
             hyps += self.translate(model, [s for s, _ in pairs[i : i + 256]])
-        norm = lambda s: " ".join(
-            self.target_tokenizer.decode(self.target_tokenizer.encode(s)).split()
-        )
-        hits = sum(norm(h) == norm(t) for h, (_, t) in zip(hyps, pairs, strict=True))
+        # Both sides through the target tokenizer, so spacing and unknown words compare alike.
+        norm = lambda texts: [
+            " ".join(t.split())
+            for t in _decode(self.target_tokenizer, _encode(self.target_tokenizer, texts))
+        ]
+        hits = sum(h == t for h, t in zip(norm(hyps), norm([t for _, t in pairs]), strict=True))
         return hits / max(1, len(pairs))
 
     def samples(self, model, run_dir, n=8):
@@ -195,6 +198,21 @@ class TranslateTask(TaskBase):
             f.write("\n".join(lines) + "\n")
         print("\n" + "\n".join(lines) + "\n")
         return score
+
+
+def _encode(tokenizer, texts):
+    """The ids of each text, as lists of ints: one batched tokenizer call, not one per text."""
+    if not texts:
+        return []
+    return tokenizer.tokenize(tf.constant(list(texts))).to_list()
+
+
+def _decode(tokenizer, rows):
+    """The text of each row of ids (pad/start/end dropped), in one batched call."""
+    if len(rows) == 0:
+        return []
+    ids = tf.ragged.constant([list(r) for r in rows], dtype=tf.int32)
+    return [t.decode("utf-8", errors="replace") for t in tokenizer.detokenize(ids).numpy()]
 
 
 class ViTTask(TaskBase):
