@@ -3,7 +3,8 @@
 One class (two honest students, the empty notebook, the notebook attacks of
 the a1 catalog's ``ATTACKS`` and the attacks below, which act inside the graded function
 when the grader calls it) is graded by ``python -m autograder grade`` three times: on this
-machine as root (namespaces), under Docker's default capabilities (no namespaces: Landlock,
+machine as root (namespaces; the in-function attacks only, since the a1 catalog's audit
+grades the notebook attacks on this host), under Docker's default capabilities (no namespaces: Landlock,
 seccomp and the uid barrier), and as an unprivileged user (Landlock and seccomp). Each run
 must give the honest students full marks, give no attack more than the empty notebook, and
 leave no breach: no file written outside the jobs' out/, no connection to a loopback
@@ -181,7 +182,7 @@ def setting():
     hosts.give_to_nobody(home)
     paths = {
         "notebooks": [f"{r}/solutions/{A1}/*.ipynb" for r in (hosts.REPO, repo_copy)]
-        + [f"{base}/submitted/*honest/{A1}/*.ipynb"],
+        + [f"{base}/{d}/*honest/{A1}/*.ipynb" for d in ("submitted", "submitted-in-function")],
         "repos": [str(hosts.REPO), str(repo_copy)],
         "writable": [
             "/tmp",
@@ -199,11 +200,19 @@ def setting():
     for name in HONEST:
         write_submission(subs, name, A1)
     write_submission(subs, EMPTY, A1, kind="released")
-    attacks = {**ATTACKS, **in_function_attacks(listener.port, paths)}
+    in_function = in_function_attacks(listener.port, paths)
+    attacks = {**ATTACKS, **in_function}
     for name, cell in attacks.items():
         write_submission(subs, name, A1, {SDPA: cell}, kind="released")
+    # As root with namespaces the notebook attacks are already graded by the a1 catalog's
+    # audit (tests/autograder/test_catalog_a1.py) on this same host; here that host gets the
+    # in-function attacks only, beside the honest students and the empty notebook.
+    short = base / "submitted-in-function"
+    for name in (*HONEST, EMPTY, *in_function):
+        shutil.copytree(subs / name, short / name)
     yield {"base": base, "subs": subs, "python": python, "repo": repo_copy, "home": home,
-           "listener": listener, "attacks": attacks}  # fmt: skip
+           "listener": listener, "attacks": attacks, "short": short,
+           "graded_attacks": {"namespaces": sorted(in_function)}}  # fmt: skip
     listener.sock.close()
     shutil.rmtree(base, ignore_errors=True)
 
@@ -241,8 +250,9 @@ def graded(request, setting):
     else:
         python, cwd = sys.executable, hosts.REPO
         env.update(HOME=os.environ.get("HOME", "/root"))
+    subs = setting["short"] if mode in setting["graded_attacks"] else setting["subs"]
     command = [*hosts.WRAPPERS[mode], python, "-m", "autograder", "grade", A1,
-               str(setting["subs"]), "--out", str(out), "--jobs", "2", "--quiet",
+               str(subs), "--out", str(out), "--jobs", "2", "--quiet",
                "--time-limit", TIME_LIMIT]  # fmt: skip
     before = len(setting["listener"].received)
     start = time.monotonic()
@@ -267,7 +277,9 @@ def test_honest_students_get_full_marks(graded):
 def test_no_attack_scores_above_the_empty_notebook(graded, setting):
     """Does every attack (notebook or in-function) score at most the released notebook?"""
     empty = float(graded["rows"][EMPTY]["score"])
-    above = {n: graded["rows"][n]["score"] for n in setting["attacks"]
+    attacks = setting["graded_attacks"].get(graded["mode"], setting["attacks"])
+    assert set(attacks) <= set(graded["rows"])
+    above = {n: graded["rows"][n]["score"] for n in attacks
              if float(graded["rows"][n]["score"]) > empty}  # fmt: skip
     assert above == {}, f"attacks above the empty notebook ({empty}) on {graded['mode']}"
 
