@@ -86,7 +86,7 @@ def compare(actual, expected, *, what="output", atol=ATOL, rtol=RTOL, hints=None
     if not np.all(np.isfinite(actual)):
         bad = int(np.sum(~np.isfinite(actual)))
         return failed(
-            f"{what.capitalize()} contains {bad} NaN or infinite value(s) where the reference is finite. "
+            f"{what.capitalize()}: {bad} NaN or infinite value(s) where the reference is finite. "
             "Masked logits must be a large negative *finite* number (e.g. -1e9), not -inf."
         )
     if _close(actual, expected, atol, rtol):
@@ -94,7 +94,8 @@ def compare(actual, expected, *, what="output", atol=ATOL, rtol=RTOL, hints=None
     diff = np.abs(actual - expected)
     where = np.unravel_index(int(np.argmax(diff)), diff.shape)
     message = (
-        f"{what.capitalize()} differs from the reference: max |difference| = {diff.max():.3g} at index "
+        f"{what.capitalize()}: not within tolerance of the reference; max |difference| = "
+        f"{diff.max():.3g} at index "
         f"{tuple(int(i) for i in where)} (expected {expected[where]:.5g}, got {actual[where]:.5g}); "
         f"tolerance {atol:g} + {rtol:g}*|expected|."
     )

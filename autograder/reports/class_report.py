@@ -56,9 +56,10 @@ class Hint:
 def hint_key(output):
     """What groups failed checks into one hint: the likely bug they name, else the output.
 
-    "The output differs from the reference: max |difference| = 1.4 ... Your output matches
-    what you get when the mask is applied after the softmax." -> "Your output matches what
-    you get when the mask is applied after the softmax." (the numbers differ per check).
+    "The output: not within tolerance of the reference; max |difference| = 1.4 ... Your
+    output matches what you get when the mask is applied after the softmax." -> "Your output
+    matches what you get when the mask is applied after the softmax." (the numbers differ
+    per check).
     """
     start = output.find(DIAGNOSIS)
     if start < 0:

@@ -13,7 +13,7 @@ from autograder.reports.results import CSV_COLUMNS
 ISOLATED = "namespaces+landlock+seccomp+uid"
 MERGE = "merged heads without transposing back"
 BUG = "Your output matches what you get when the mask is applied after the <softmax>."
-MASK = f"The output differs from the reference: max |difference| = 1.4 at index (0, 1). {BUG}"
+MASK = f"The output: not within tolerance of the reference; max |difference| = 1.4 at index (0, 1). {BUG}"
 MASK_2 = f"The weights differ from the reference: max |difference| = 0.9 at index (2, 0). {BUG}"
 NO_NB = "No notebook found in submitted/dave/a2: expected a2.ipynb."
 CHECKS = {  # name -> points; "custom check" names its unit in extra_data only
