@@ -136,9 +136,9 @@ def model_cost(model, *, seq_len=None, source_len=None, batch=1, dtype="float32"
         return seq2seq_cost(config, source_len, seq_len, batch, dtype)
     if issubclass(cls, ViTClassifier):
         if channels is None:
-            kernel = getattr(getattr(model, "patch_embedding", None), "projection", None)
-            built = kernel is not None and kernel.built
-            channels = kernel.kernel.shape[0] // config["patch_size"] ** 2 if built else 3
+            projection = getattr(getattr(model, "patch_embedding", None), "projection", None)
+            built = projection is not None and projection.built
+            channels = projection.kernel.shape[0] // config["patch_size"] ** 2 if built else 3
         return vit_cost(config, batch, channels, dtype)
     raise ValueError(
         "`model` must be a GPT, Seq2SeqTransformer, ViTClassifier or a preset name. "
