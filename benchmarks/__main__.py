@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["attention", "generation", "data", "grading", "notebook_targets"]
+BENCHMARKS = ["attention", "generation", "data", "grading", "notebook_targets", "cost"]
 
 
 def main():

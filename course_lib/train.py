@@ -3,7 +3,9 @@
 With no arguments it trains a small character-level GPT on the Python
 documentation shipped with Python (about 3 minutes on 2 CPU cores) and prints a
 sample. The same command runs on one GPU, several GPUs, a TPU or several
-workers: `--strategy auto` picks the best available.
+workers: `--strategy auto` picks the best available. At start it prints the
+model's parameters and FLOPs per step (`course_lib.cost`; forward + backward is
+taken as 3x the forward FLOPs).
 
 Examples:
     python -m course_lib.train
@@ -113,6 +115,7 @@ def build_task(args):
 def run(args):
     from course_lib import viz
     from course_lib.training import (
+        CostSummary,
         Trainer,
         default_callbacks,
         mixed_precision_default,
@@ -149,7 +152,7 @@ def run(args):
             os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "curves.png")
         )
 
-    callbacks = default_callbacks(plot=plot, progress=not args.quiet)
+    callbacks = [CostSummary(), *default_callbacks(plot=plot, progress=not args.quiet)]
     trainer = Trainer(
         task,
         strategy,

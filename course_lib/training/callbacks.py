@@ -196,6 +196,20 @@ class PlotCurves(Callback):
         self.plot(list(trainer.history), trainer.out_dir)
 
 
+class CostSummary(Callback):
+    """Prints the model's parameters and FLOPs per training step when training begins.
+
+    From `course_lib.cost`: the forward FLOPs of `global_batch` rows at the model's
+    full length (`max_len`; for a ViT every patch), and forward + backward taken
+    as 3x forward.
+    """
+
+    def on_train_begin(self, trainer):
+        from course_lib.cost import format_cost, model_cost
+
+        print(format_cost(model_cost(trainer.model, batch=trainer.global_batch)), flush=True)
+
+
 def default_callbacks(plot=None, progress=True, tensorboard_every=10):
     """history.csv + TensorBoard (+ a progress bar, + `PlotCurves(plot)` when given)."""
     callbacks = [HistoryCSV(), TensorBoard(tensorboard_every)]

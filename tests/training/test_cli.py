@@ -63,6 +63,24 @@ def test_non_empty_run_dir_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_start_up_line_gives_parameters_and_flops_per_step(capsys):
+    """Does the CLI's CostSummary print the model's parameters and its FLOPs for one global batch?"""
+    from types import SimpleNamespace
+
+    from course_lib.cost import model_cost
+    from course_lib.models import GPT
+    from course_lib.training import CostSummary
+
+    model = GPT(vocab_size=65, max_len=64, d_model=32, num_heads=4, num_layers=2, ff_dim=64)
+    model.build((None, None))
+    CostSummary().on_train_begin(SimpleNamespace(model=model, global_batch=16))
+    out = capsys.readouterr().out
+    forward = model_cost(model, batch=16).flops_total
+    assert f"{model.count_params():,} parameters" in out
+    assert f"{forward / 1e6:.3g} MFLOPs forward per step" in out
+    assert f"{3 * forward / 1e6:.3g} MFLOPs per training step" in out
+
+
 def test_help_shows_examples():
     """Does --help show example command lines?"""
     out = run_cli("--help").stdout
@@ -88,6 +106,7 @@ def test_gpt_run_beats_unigram_baseline_and_writes_every_output(tmp_path):
         assert (run_dir / name).stat().st_size > 0, name
     assert any((run_dir / "logs").rglob("events.out.tfevents*")), "no TensorBoard events"
     assert "Sample" in result.stdout
+    assert "parameters;" in result.stdout and "FLOPs per training step" in result.stdout
 
 
 @pytest.mark.slow
