@@ -17,17 +17,10 @@ Example:
 
 import dataclasses
 
-from autograder.notebook.read import grade_id, is_grade, is_solution, nbgrader_meta
+from autograder.notebook.read import grade_id, is_manual, is_task, nbgrader_meta
 from autograder.notebook.validate import match_graded_cells
 
-
-def is_task(cell):
-    return bool(nbgrader_meta(cell).get("task"))
-
-
-def is_manual(cell):
-    """True for a cell a person grades: an answer (grade and solution) or a task."""
-    return (is_grade(cell) and is_solution(cell)) or is_task(cell)
+__all__ = ["Pending", "is_manual", "is_task", "manual_points", "pending", "pending_text"]
 
 
 def manual_points(notebook):
