@@ -18,7 +18,8 @@ Rules:
   `nbgrader autograde` gives; a manual score given in formgrader is never touched;
 - formgrader lists a submission only if its notebook is in nbgrader's
   autograded/<student>/<assignment>/ folder: the submitted notebook is copied there
-  (`autograded`, default: beside `submitted`), as `nbgrader autograde` would leave it;
+  (`autograded`, default: beside `submitted`), as `nbgrader autograde` would leave it
+  (a notebook already there is replaced only with `force`);
 - `timestamp.txt` in nbgrader's submitted/<student>/<assignment>/ becomes the
   submission's timestamp; with the assignment's due date, nbgrader's late policy
   (`LateSubmissionPlugin`, `late_penalty="none"` or `"zero"`) sets the penalty that
@@ -99,13 +100,16 @@ def _manual_ids(released_notebook_path):
     return set(manual_points(nbformat.read(str(released_notebook_path), as_version=4)))
 
 
-def _copy_for_formgrader(submitted, autograded, student, assignment, notebook):
-    """Puts the student's notebook where formgrader looks for it (autograded/...)."""
+def _copy_for_formgrader(submitted, autograded, student, assignment, notebook, force):
+    """Puts the student's notebook where formgrader looks for it (autograded/...).
+
+    A notebook already there (e.g. `nbgrader autograde`'s) is kept unless `force`.
+    """
     if submitted is None or autograded is None:
         return
     source = Path(submitted) / student / assignment / f"{notebook}.ipynb"
     target = Path(autograded) / student / assignment / f"{notebook}.ipynb"
-    if source.is_file() and (not target.is_file() or target.read_bytes() != source.read_bytes()):
+    if source.is_file() and (force or not target.is_file()):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
 
@@ -226,7 +230,7 @@ def record(
             scores = unit_scores(res)
             unanswered = set((res.get("extra_data") or {}).get("manual_unanswered") or ())
             _record_manual(gb, manual, unanswered, notebook, assignment, student, summary)
-            _copy_for_formgrader(submitted, autograded, student, assignment, notebook)
+            _copy_for_formgrader(submitted, autograded, student, assignment, notebook, force)
             for name in grade_cells:
                 unit = name[len(TEST_PREFIX) :] if name.startswith(TEST_PREFIX) else name
                 if name in manual or unit not in scores:
