@@ -9,13 +9,11 @@ Everything the student wrote is escaped: the page runs no script and loads nothi
 can be opened, printed to PDF or uploaded as is (Gradescope's manually graded questions).
 
 Example:
-    write_page("build/grades/a6/alice/answers.html",
-               "submitted/alice/a6_scaling/a6_scaling.ipynb",
-               "assignments/a6_scaling/a6_scaling.ipynb", title="a6_scaling")
+    page = page_for("submitted/alice/a6_scaling/a6_scaling.ipynb",
+                    "assignments/a6_scaling/a6_scaling.ipynb", title="a6_scaling")
 """
 
 import html
-from pathlib import Path
 
 import nbformat
 
@@ -143,14 +141,10 @@ def answers_page(notebook_path, released, *, title="", student=""):
 """
 
 
-def write_page(path, notebook_path, released, *, title=""):
-    """Writes the answers page to `path` if the assignment has manual answers; returns the path."""
-    from autograder.reports.results import write_atomic
-
+def page_for(notebook_path, released, *, title="", student=""):
+    """The answers page, or None when the assignment has no manually graded cells."""
     if not hasattr(released, "cells"):
         released = read_notebook(released)
     if not manual_points(released):
         return None
-    student = Path(path).parent.name
-    write_atomic(path, answers_page(notebook_path, released, title=title, student=student))
-    return Path(path)
+    return answers_page(notebook_path, released, title=title, student=student)

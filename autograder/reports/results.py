@@ -93,7 +93,9 @@ def write_student(out_dir, result, *, notebook=None, released=None):
 
     folder = Path(out_dir) / result.student
     if released is not None and notebook is not None:
-        answers.write_page(folder / "answers.html", notebook, released, title=result.assignment)
+        page = answers.page_for(notebook, released, title=result.assignment, student=result.student)
+        if page is not None:
+            write_atomic(folder / "answers.html", page)
     write_atomic(folder / "feedback.html", feedback_html(result))
     write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=1))
 

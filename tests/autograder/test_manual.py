@@ -160,8 +160,7 @@ def executed(tmp_path_factory):
 def test_answers_page_holds_text_and_embedded_plot(executed, tmp_path):
     """Does the page hold each answer's text, the plot as a data: image and a task's work, escaped?"""
     path, released = executed
-    target = answers.write_page(tmp_path / "ann" / "answers.html", path, released, title="a1")
-    page = target.read_text()
+    page = answers.page_for(path, released, title="a1", student="ann")
     assert "Why is attention fast on GPUs?" in page  # the question
     assert "Big matrix products run in parallel." in page  # the written answer
     assert "measured 12.5 ms per step" in page  # the plot cell's printed output
