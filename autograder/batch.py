@@ -190,7 +190,9 @@ def _grade(
         shutil.rmtree(work, ignore_errors=True)
     regrade.report(out, regraded, stream)
     final = reports.apply_late_policy(rows.values(), late_policy)
-    reports.write_grades_csv(out, final, units=list(course.unit_points))
+    reports.write_grades_csv(
+        out, final, units=list(course.unit_points), manual_max=course.manual_max
+    )
     exports.write_check_matrix(out)
     exports.write_canvas(out, final, assignment)
     return final
@@ -254,12 +256,13 @@ def _merge_recorded(ctx, out, state):
 def _finish(ctx, out, state, rows, bar):
     result = ctx.result
     units = _merge_recorded(ctx, out, state)
-    reports.write_student(out, result)
+    reports.write_student(out, result, notebook=ctx.path, released=ctx.course.released)
     row = {
         "student": result.student,
         "assignment": result.assignment,
         "score": round(result.score, 4),
         "max_score": result.max_score,
+        "manual_pending": result.manual_pending,
         "status": result.status,
         "isolation": result.isolation,
         "timestamp": _timestamp_text(ctx.path),

@@ -30,6 +30,7 @@ from autograder import demo_class
 from autograder.assignments.registry import ASSIGNMENTS
 from autograder.batch import grade
 from autograder.gradescope import build_archive
+from autograder.notebook.manual import pending_text
 from autograder.release import release_assignment
 from autograder.reports import gradebook, report_html
 from autograder.reports import results as reports
@@ -177,6 +178,18 @@ def run(
     return result
 
 
+def _manual_line(rows, grades):
+    """The demo's line on written answers left to a person (none when the assignment has none)."""
+    pending = [r for r in rows if r.get("manual_pending")]
+    if not pending:
+        return []
+    most = pending_text(max(r["manual_pending"] for r in pending))
+    return [
+        f"manual answers:  {len(pending)} students with {most} pending, graded by a person "
+        f"(grades.csv manual_pending; {grades}/<student>/answers.html; formgrader)"
+    ]
+
+
 def summary(result):
     """The tables and paths printed at the end of the demo."""
     lines = []
@@ -195,6 +208,7 @@ def summary(result):
         lines += [
             f"grades.csv:      {grades / 'grades.csv'}  (late policy '{LATE_PENALTY}', "
             f"due {DUEDATE.split('.')[0]} UTC)",
+            *_manual_line(rows, grades),
             f"Gradescope JSON: {grades}/<student>/results.json",
             f"feedback:        {grades}/<student>/feedback.html",
             f"class report:    {grades / 'report.html'}",

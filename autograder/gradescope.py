@@ -192,7 +192,12 @@ def _config(source):
 
 
 def run(assignment, root=None, *, jobs=2, isolation="auto"):
-    """Grades `root/submission/*.ipynb`; writes `root/results/results.json`; returns its dict."""
+    """Grades `root/submission/*.ipynb`; writes `root/results/results.json`; returns its dict.
+
+    When the assignment has manually graded answers, results.json gives the autograded
+    score, says "manual: pending N points" in its `output`, and `root/results/answers.html`
+    is the student's page of written answers and plots (reports/answers.py).
+    """
     root = Path(root or os.environ.get("AUTOGRADER_ROOT", DEFAULT_ROOT)).resolve()
     source = root / "source"
     config = _config(source)
@@ -226,6 +231,10 @@ def run(assignment, root=None, *, jobs=2, isolation="auto"):
     for test in results["tests"]:
         test["visibility"] = config["hidden_visibility"]
     (root / "results").mkdir(parents=True, exist_ok=True)
+    page = out / STUDENT / "answers.html"  # the manually graded answers, for a person
+    if page.is_file():
+        shutil.copyfile(page, root / "results" / "answers.html")
+        results["extra_data"]["answers_page"] = "answers.html"
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=1))
     return results
 

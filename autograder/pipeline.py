@@ -21,6 +21,7 @@ from autograder.grading import bundles
 from autograder.grading.plan import Outcome
 from autograder.grading.site import group_site
 from autograder.notebook import extract as extract_mod
+from autograder.notebook import manual as manual_mod
 from autograder.notebook import read as read_mod
 from autograder.notebook import scan
 from autograder.notebook.validate import validate
@@ -51,13 +52,18 @@ class StudentResult:
     flags: list[str] = dataclasses.field(default_factory=list)  # for instructor review
     isolation: str = ""  # the sandbox layers the code ran under, e.g. "landlock+seccomp+uid"
     isolation_layers: list[str] = dataclasses.field(default_factory=list)
+    manual_pending: float = 0.0  # points of manually graded answers left to a person
+    manual_note: str = ""  # "manual: pending N points ..." (autograder.notebook.manual)
+    manual_unanswered: list[str] = dataclasses.field(default_factory=list)  # left as released
 
     @property
     def score(self):
         return sum(t.score for t in self.tests)
 
-    def general_feedback(self):
-        parts = list(self.notes)
+    def general_feedback(self, manual=True):
+        """The notes for the student; `manual=False` leaves out the manual-grading line."""
+        parts = [self.manual_note] if manual and self.manual_note else []
+        parts += self.notes
         if self.printed.strip():
             parts.append(
                 "What your code printed while being graded (cut to the last lines):\n"
@@ -100,6 +106,9 @@ def read_step(ctx):
         ctx.done = True
         return
     ctx.result.notes += ctx.notebook.notes
+    pending = manual_mod.pending(ctx.notebook, ctx.course.released)
+    ctx.result.manual_pending, ctx.result.manual_note = pending.points, pending.note()
+    ctx.result.manual_unanswered = list(pending.unanswered)
 
 
 def validate_step(ctx):

@@ -10,8 +10,13 @@ diffs well. Edit the text source, then run:
 
 Source format: a line `# %% [KIND] key=value ...` starts a cell, where KIND is
 `markdown`, `code` (a plain cell), `solution` (needs `grade_id`), `tests`
-(needs `grade_id` and `points`; the cell is locked) or `readonly` (a locked
-code cell without points). `include=NAME` on a code cell puts the text of
+(needs `grade_id` and `points`; the cell is locked), `readonly` (a locked
+code cell without points), or one of nbgrader's manually graded kinds (each needs
+`grade_id` and `points`): `manual` (a markdown answer cell: `solution` and `grade`;
+released as "YOUR ANSWER HERE"), `manual-code` (a code answer cell, e.g. one that
+makes a plot; its `### BEGIN/END SOLUTION` region is released as the code stub) and
+`task` (a locked markdown cell describing work done in the cells after it, graded as a
+whole: nbgrader's `task: true`). Their metadata is nbgrader 0.9's, schema_version 3. `include=NAME` on a code cell puts the text of
 `autograder/assignments/NAME.py` at the top of the cell (one copy of the self-check
 helpers, `selfcheck`: `check("name")`, shared by every notebook). Leading and trailing
 blank lines of a cell are dropped. `tests/autograder/test_release.py` checks the notebooks
@@ -31,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 from autograder.assignments import registry  # noqa: E402
 
 INCLUDES = registry.ROOT
-HEADER = re.compile(r"^# %% \[(markdown|code|solution|tests|readonly)\](.*)$")
+KINDS = "markdown|code|solution|tests|readonly|manual|manual-code|task"
+HEADER = re.compile(rf"^# %% \[({KINDS})\](.*)$")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
-def _nbgrader(grade, solution, locked, grade_id, points=None):
+def _nbgrader(grade, solution, locked, grade_id, points=None, task=False):
     meta = {
         "grade": grade,
         "grade_id": grade_id,
@@ -45,7 +51,17 @@ def _nbgrader(grade, solution, locked, grade_id, points=None):
     }
     if points is not None:
         meta["points"] = points
+    if task:
+        meta["task"] = True
     return meta
+
+
+# kind -> (cell type, grade, solution, locked, task) of nbgrader's manually graded cells
+MANUAL_KINDS = {
+    "manual": ("markdown", True, True, False, False),
+    "manual-code": ("code", True, True, False, False),
+    "task": ("markdown", False, False, True, True),
+}
 
 
 def _make_cell(kind, options, lines, index):
@@ -54,6 +70,14 @@ def _make_cell(kind, options, lines, index):
         included = (INCLUDES / f"{options['include']}.py").read_text(encoding="utf-8")
         source = (included.strip("\n") + "\n\n\n" + source).strip("\n")
     cell_id = options.get("grade_id", f"cell-{index:02d}")
+    if kind in MANUAL_KINDS:
+        cell_type, grade, solution, locked, task = MANUAL_KINDS[kind]
+        new = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+        cell = new(source, id=cell_id)
+        points = int(options["points"])
+        gid = options["grade_id"]
+        cell.metadata["nbgrader"] = _nbgrader(grade, solution, locked, gid, points, task)
+        return cell
     if kind == "markdown":
         return nbformat.v4.new_markdown_cell(source, id=cell_id)
     cell = nbformat.v4.new_code_cell(source, id=cell_id)

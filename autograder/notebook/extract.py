@@ -9,7 +9,8 @@ it filters top-level statements with `ast`.
   names of values without calls (constants, simple expressions).
 - Solution cells keep `import`, `def`, `class` and every assignment (answers);
   bare expressions, `if __name__ == ...` blocks and loops are dropped.
-- Test (grade) cells and read-only cells are never included.
+- Test (grade) cells, read-only cells and manually graded answers (nbgrader's
+  `grade` and `solution` cells, e.g. a plot) are never included.
 - Imports of the `given` packages (the suite's `GIVEN_PACKAGES`, e.g. `course_lib` from a3
   on) are dropped from the code that runs: the grader injects the given names itself, so no
   cell can bring in the reference of a graded unit (solution cells keep them in `chunks`,
@@ -251,4 +252,5 @@ def extract(submission, released, given=()):
 
 
 def _is_released_solution(gid, released_cells):
-    return any(grade_id(c) == gid and is_solution(c) for c in released_cells)
+    """A solution cell the grader runs: not a manually graded answer (grade and solution)."""
+    return any(grade_id(c) == gid and is_solution(c) and not is_grade(c) for c in released_cells)

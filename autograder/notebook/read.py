@@ -68,6 +68,15 @@ def is_locked(cell):
     return bool(nbgrader_meta(cell).get("locked"))
 
 
+def is_task(cell):
+    return bool(nbgrader_meta(cell).get("task"))
+
+
+def is_manual(cell):
+    """True for a cell a person grades: an answer (grade and solution) or a task."""
+    return (is_grade(cell) and is_solution(cell)) or is_task(cell)
+
+
 def _decode(data, notes):
     try:
         return data.decode("utf-8-sig")

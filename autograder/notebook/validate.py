@@ -22,6 +22,7 @@ from autograder.notebook.read import (
     grade_id,
     is_grade,
     is_locked,
+    is_manual,
     is_solution,
     nbgrader_meta,
 )
@@ -174,6 +175,12 @@ def validate(submission, released, *, filename=None):
         if not _is_graded(cell):
             continue
         match = matches.get(gid)
+        if match is None and is_manual(cell):
+            if any(
+                nbgrader_meta(c) for c in submission.cells
+            ):  # else: not findable, a person reads it
+                problems.append(_missing_manual(gid))
+            continue
         if match is None:
             problems.append(_missing(gid, is_solution(cell)))
             continue
@@ -199,6 +206,15 @@ def validate(submission, released, *, filename=None):
                     )
                 )
     return problems
+
+
+def _missing_manual(gid):
+    return Problem(
+        "missing_cell",
+        f"The written answer cell '{gid}' is missing from your notebook (deleted?); a person "
+        "grades the written answers, and will find none for it.",
+        gid,
+    )
 
 
 def _missing(gid, solution):

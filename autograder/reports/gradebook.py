@@ -11,8 +11,15 @@ Rules:
   manual one when present);
 - an auto score already in the gradebook that differs from ours is kept unless
   `force=True` (reported in the returned summary as `kept`);
-- a unit without any test in the results (e.g. a question graded by hand) is left
-  without an auto score, so formgrader flags it for manual grading;
+- a unit without any test in the results is left without an auto score;
+- a manually graded answer (nbgrader's grade+solution cell) or task cell is recorded as
+  nbgrader's own cell and flagged `needs_manual_grade`, so formgrader lists it, unless
+  the student left it as released (results.json's `manual_unanswered`): auto score 0, as
+  `nbgrader autograde` gives; a manual score given in formgrader is never touched;
+- formgrader lists a submission only if its notebook is in nbgrader's
+  autograded/<student>/<assignment>/ folder: the submitted notebook is copied there
+  (`autograded`, default: beside `submitted`), as `nbgrader autograde` would leave it
+  (a notebook already there is replaced only with `force`);
 - `timestamp.txt` in nbgrader's submitted/<student>/<assignment>/ becomes the
   submission's timestamp; with the assignment's due date, nbgrader's late policy
   (`LateSubmissionPlugin`, `late_penalty="none"` or `"zero"`) sets the penalty that
@@ -44,6 +51,7 @@ class RecordSummary:
     kept: list = dataclasses.field(default_factory=list)  # (student, cell) left as they were
     manual: int = 0  # grade cells with a manual score (untouched)
     late: list = dataclasses.field(default_factory=list)  # students late by nbgrader's timestamp
+    pending: int = 0  # manually graded cells flagged needs_manual_grade for formgrader
 
 
 def unit_scores(results):
@@ -64,25 +72,59 @@ def load_results(out_dir):
 
 
 def released_cells(released_notebook_path):
-    """`(grade_cells, solution_cells)` of a released notebook.
+    """`(grade_cells, solution_cells, task_cells)` of a released notebook.
 
-    grade_cells: `{grade_id: {"max_score", "cell_type"}}`; solution_cells: `[grade_id]`.
+    grade_cells and task_cells: `{grade_id: {"max_score", "cell_type"}}`;
+    solution_cells: `[grade_id]`.
     """
     nb = nbformat.read(str(released_notebook_path), as_version=4)
-    grades, solutions = {}, []
+    grades, solutions, tasks = {}, [], {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id")
         if not gid:
             continue
-        if meta.get("grade"):
-            grades[gid] = {
-                "max_score": float(meta.get("points") or 0),
-                "cell_type": cell.cell_type,
-            }
+        info = {"max_score": float(meta.get("points") or 0), "cell_type": cell.cell_type}
+        if meta.get("task"):
+            tasks[gid] = info
+        elif meta.get("grade"):
+            grades[gid] = info
         if meta.get("solution"):
             solutions.append(gid)
-    return grades, solutions
+    return grades, solutions, tasks
+
+
+def _manual_ids(released_notebook_path):
+    from autograder.notebook.manual import manual_points
+
+    return set(manual_points(nbformat.read(str(released_notebook_path), as_version=4)))
+
+
+def _copy_for_formgrader(submitted, autograded, student, assignment, notebook, force):
+    """Puts the student's notebook where formgrader looks for it (autograded/...).
+
+    A notebook already there (e.g. `nbgrader autograde`'s) is kept unless `force`.
+    """
+    if submitted is None or autograded is None:
+        return
+    source = Path(submitted) / student / assignment / f"{notebook}.ipynb"
+    target = Path(autograded) / student / assignment / f"{notebook}.ipynb"
+    if source.is_file() and (force or not target.is_file()):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def _record_manual(gb, names, unanswered, notebook, assignment, student, summary):
+    """Flags the manual cells for formgrader; an answer left as released gets 0, as nbgrader's."""
+    for name in sorted(names):
+        grade = gb.find_grade(name, notebook, assignment, student)
+        if grade.manual_score is not None:
+            continue  # graded by a person in formgrader
+        if name in unanswered:
+            grade.auto_score, grade.needs_manual_grade = 0.0, False
+        else:
+            grade.auto_score, grade.needs_manual_grade = None, True
+            summary.pending += 1
 
 
 @contextlib.contextmanager
@@ -121,6 +163,7 @@ def record(
     late_penalty="none",
     course_id="default_course",
     extensions=None,
+    autograded=None,
 ):
     """Writes our scores for `assignment` into the nbgrader gradebook at `db_url`.
 
@@ -139,6 +182,8 @@ def record(
         extensions: `{student: due date}` (timezone-aware datetimes, as
             `late.read_extensions` gives), recorded as nbgrader's extension of each
             student's submission (needs `duedate`); other students' extensions are kept.
+        autograded: nbgrader's autograded/ folder, where each submitted notebook is copied
+            for formgrader; default: `autograded` beside `submitted` (no copy without it).
 
     Returns:
         A `RecordSummary`.
@@ -152,7 +197,10 @@ def record(
     if not isinstance(results, dict):
         results = load_results(results)
     notebook = Path(released_notebook_path).stem
-    grade_cells, solution_cells = released_cells(released_notebook_path)
+    grade_cells, solution_cells, task_cells = released_cells(released_notebook_path)
+    manual = _manual_ids(released_notebook_path)
+    if autograded is None and submitted is not None:
+        autograded = Path(submitted).parent / "autograded"
     summary = RecordSummary()
     with _open_gradebook(db_url, course_id) as gb:
         if duedate:
@@ -164,6 +212,8 @@ def record(
             gb.update_or_create_grade_cell(name, notebook, assignment, **info)
         for name in solution_cells:
             gb.update_or_create_solution_cell(name, notebook, assignment)
+        for name, info in task_cells.items():
+            gb.update_or_create_task_cell(name, notebook, assignment, **info)
         for student, res in sorted(results.items()):
             gb.update_or_create_student(student)
             stamp = _timestamp(submitted, student, assignment)
@@ -178,9 +228,12 @@ def record(
                 _grant_extension(gb, assignment, student, extensions[student], duedate)
             summary.students += 1
             scores = unit_scores(res)
+            unanswered = set((res.get("extra_data") or {}).get("manual_unanswered") or ())
+            _record_manual(gb, manual, unanswered, notebook, assignment, student, summary)
+            _copy_for_formgrader(submitted, autograded, student, assignment, notebook, force)
             for name in grade_cells:
                 unit = name[len(TEST_PREFIX) :] if name.startswith(TEST_PREFIX) else name
-                if unit not in scores:
+                if name in manual or unit not in scores:
                     continue  # no test of ours: left for manual grading
                 grade = gb.find_grade(name, notebook, assignment, student)
                 new = round(min(scores[unit], grade_cells[name]["max_score"]), 4)

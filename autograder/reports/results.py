@@ -1,5 +1,13 @@
 """Outputs of a grading run: grades.csv, per-student results.json (Gradescope) and feedback.html.
 
+Manually graded answers (autograder.notebook.manual) are never in `score`: grades.csv's
+`max_score` is the autograded points only (`percent` is of those), `manual_pending` says
+how many points a person still grades ("3 points"), and `max_with_manual` is the
+assignment's whole total (autograded + manual). results.json keeps Gradescope's format
+(`score` = the autograded score, no test for a manual answer) with the pending points in
+its `output` ("manual: pending N points") and `extra_data.manual_pending`; each student's
+written answers and plots are on one page, OUT/<student>/answers.html (reports/answers.py).
+
 Every file is written atomically (a temporary file renamed into place), so a
 grader killed mid-run leaves either the old file or the new one, never half.
 """
@@ -12,12 +20,16 @@ import os
 import tempfile
 from pathlib import Path
 
+from autograder.notebook.manual import pending_text
+
 CSV_COLUMNS = (
     "student",
     "assignment",
     "score",
     "max_score",
     "percent",
+    "manual_pending",
+    "max_with_manual",
     "raw_score",
     "late",
     "penalty",
@@ -65,13 +77,25 @@ def gradescope_results(result):
             "flags": list(result.flags),
             "isolation": result.isolation,
             "isolation_layers": list(result.isolation_layers),
+            "manual_pending": result.manual_pending,
+            "manual_unanswered": list(result.manual_unanswered),
         },
     }
 
 
-def write_student(out_dir, result):
-    """Writes OUT/<student>/results.json and feedback.html."""
+def write_student(out_dir, result, *, notebook=None, released=None):
+    """Writes OUT/<student>/results.json and feedback.html (and answers.html, see `answers`).
+
+    `notebook` (the submission's path) and `released` give the page of the student's
+    manually graded answers, written when the assignment has any.
+    """
+    from autograder.reports import answers
+
     folder = Path(out_dir) / result.student
+    if released is not None and notebook is not None:
+        page = answers.page_for(notebook, released, title=result.assignment, student=result.student)
+        if page is not None:
+            write_atomic(folder / "answers.html", page)
     write_atomic(folder / "feedback.html", feedback_html(result))
     write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=1))
 
@@ -108,8 +132,11 @@ def _due_text(due):
     return due.isoformat() if due else ""
 
 
-def write_grades_csv(out_dir, rows, units=()):
+def write_grades_csv(out_dir, rows, units=(), manual_max=0.0):
     """Writes OUT/grades.csv from grade rows (see `CSV_COLUMNS`; missing columns stay empty).
+
+    `manual_max`: the points of the manually graded answers; `max_with_manual` is
+    `max_score + manual_max`, `manual_pending` each row's pending points ("3 points").
 
     After `CSV_COLUMNS`, one column per unit of `units` (named `unit:<name>`): the unit's
     points before any late penalty (the penalty is on the total).
@@ -127,6 +154,8 @@ def write_grades_csv(out_dir, rows, units=()):
                 "score": f"{row['score']:.2f}",
                 "max_score": f"{row['max_score']:.2f}",
                 "percent": f"{percent:.1f}",
+                "manual_pending": pending_text(row.get("manual_pending", 0.0)),
+                "max_with_manual": f"{row['max_score'] + manual_max:.2f}",
                 "raw_score": f"{raw:.2f}",
                 "penalty": f"{row.get('penalty', 0.0):.2f}",
                 **{
@@ -193,7 +222,7 @@ def feedback_html(result):
             f'<table>\n<tr><th>check</th><th class="pts">points</th><th>feedback</th></tr>\n'
             f"{rows}\n</table>"
         )
-    general = result.general_feedback()
+    general = result.general_feedback(manual=False)  # the manual line is under the score
     title = f"{esc(result.assignment)}: {esc(result.student)}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -201,6 +230,7 @@ def feedback_html(result):
 <style>{FEEDBACK_CSS}</style></head><body>
 <h1>{esc(result.assignment)} &mdash; {esc(result.student)}</h1>
 <p class="score">Score: {result.score:.2f} / {result.max_score:.2f} ({percent:.0f}%)</p>
+{f'<p class="manual">{esc(result.manual_note)}</p>' if result.manual_note else ""}
 {f'<div class="general"><pre>{esc(general)}</pre></div>' if general else ""}
 <table>
 <tr><th>unit</th><th>checks passed</th><th class="pts">points</th></tr>

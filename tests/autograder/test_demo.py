@@ -86,6 +86,12 @@ def test_demo_table_names_students_paths_and_times(ran):
         x for x in printed.splitlines() if x.startswith(demo_class.LATE)
     )
     assert "reason: No notebook found" in printed
+    assert "manual answers:  " in printed and "3 points pending" in printed
+    rows = _csv(result.course / "grades" / A1 / "grades.csv")
+    assert rows[demo_class.REFERENCE]["manual_pending"] == "3 points"
+    assert rows[demo_class.MISSING]["manual_pending"] == ""
+    page = result.course / "grades" / A1 / demo_class.REFERENCE / "answers.html"
+    assert "FlashAttention" in page.read_text()
     for step in ("release", "sandbox start", f"grade {A1}", "gradebook", "total"):
         assert step in result.seconds and step in printed
     print(f"\ndemo (a1 only): {result.seconds}")
@@ -129,7 +135,9 @@ def test_demo_gradebook_matches_grades_csv(ran):
     rows = _csv(result.course / "grades" / A1 / "grades.csv")
     assert set(in_db) == set(rows)
     for student, row in rows.items():  # nbgrader keeps the penalty apart from the score
-        assert in_db[student] == (pytest.approx(float(row["raw_score"])), 20.0), student
+        # nbgrader's max includes the written answer (3 points), as grades.csv's max_with_manual
+        assert in_db[student] == (pytest.approx(float(row["raw_score"])), 23.0), student
+        assert float(row["max_score"]) == 20.0 and float(row["max_with_manual"]) == 23.0
         assert float(row["score"]) == float(row["raw_score"]) - float(row["penalty"])
     with Gradebook(url) as gb:
         late = gb.find_submission_notebook(A1, A1, demo_class.LATE)

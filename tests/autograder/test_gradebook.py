@@ -81,8 +81,9 @@ def test_record_writes_unit_scores_and_keeps_manual_grades(tmp_path):
     assert summary.students == 2 and summary.recorded == 7 + 6 and not summary.kept
     assert summary.late == ["bob"]
     scores = gradebook.scores_in_gradebook(db, A1)
-    assert scores["ann"] == (20.0, 20.0)
-    assert scores["bob"] == (9.5, 20.0)  # answer_cost has no test: no auto score
+    # nbgrader's max_score includes the 3 points of the written answer (manual_gpu_speed)
+    assert scores["ann"] == (20.0, 23.0)
+    assert scores["bob"] == (9.5, 23.0)  # answer_cost has no test: no auto score
     with Gradebook(db) as gb:
         cell = gb.find_grade_cell("test_SelfAttention", A1, A1)
         assert cell.max_score == 7
@@ -102,13 +103,13 @@ def test_record_writes_unit_scores_and_keeps_manual_grades(tmp_path):
     _write_out(again, {"ann": _results(0.0)})
     summary = gradebook.record(db, A1, RELEASED, again)
     assert len(summary.kept) == 7 and summary.recorded == 0 and summary.manual == 1
-    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (18.5, 20.0)
+    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (18.5, 23.0)
     summary = gradebook.record(db, A1, RELEASED, again, force=True)
     assert summary.recorded == 7
     with Gradebook(db) as gb:
         grade = gb.find_grade("test_causal_mask", A1, A1, "ann")
         assert grade.manual_score == 0.5 and grade.auto_score == 0.0 and grade.needs_manual_grade
-    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (0.5, 20.0)
+    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (0.5, 23.0)
 
 
 def test_extensions_become_nbgrader_extensions_and_move_the_late_penalty(tmp_path):
@@ -136,7 +137,7 @@ def test_extensions_become_nbgrader_extensions_and_move_the_late_penalty(tmp_pat
         assert ann.extension.total_seconds() == 2 * 24 * 3600
         assert ann.duedate == datetime(2026, 1, 3) and ann.total_seconds_late == 0
         assert gb.find_submission(A1, "bob").extension is None
-    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (20.0, 20.0)
+    assert gradebook.scores_in_gradebook(db, A1)["ann"] == (20.0, 23.0)
 
 
 @pytest.mark.slow
@@ -166,6 +167,6 @@ def test_real_nbgrader_export_shows_our_scores(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     rows = {r["student_id"]: r for r in csv.DictReader((tmp_path / "export.csv").open())}
-    assert float(rows["ann"]["score"]) == 20.0 and float(rows["ann"]["max_score"]) == 20.0
+    assert float(rows["ann"]["score"]) == 20.0 and float(rows["ann"]["max_score"]) == 23.0
     assert float(rows["bob"]["score"]) == 5.0
     assert rows["bob"]["assignment"] == A1

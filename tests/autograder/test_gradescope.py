@@ -202,6 +202,12 @@ def test_run_autograder_on_a_simulated_root(archive, outside_tmp):
     assert res["score"] == pytest.approx(20.0), outputs
     assert sum(t["max_score"] for t in res["tests"]) == pytest.approx(20.0)
     assert any(t["name"].startswith("causal_mask") for t in res["tests"])
+    # The written answer is left to a person: pending in the output, on the answers page.
+    assert res["extra_data"]["manual_pending"] == 3.0
+    assert "manual: pending 3 points" in res["output"]
+    assert res["extra_data"]["answers_page"] == "answers.html"
+    page = (root / "results" / "answers.html").read_text()
+    assert "manual_gpu_speed" in page and "FlashAttention" in page
 
 
 @pytest.mark.slow

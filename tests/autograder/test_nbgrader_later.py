@@ -15,10 +15,13 @@ from tests.autograder.test_release import ROOT, run_nbgrader
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "points"), [("a3_gpt", 37.0), ("a6_scaling", 23.0)])
+@pytest.mark.parametrize(
+    ("name", "points", "manual"), [("a3_gpt", 37.0, 4.0), ("a6_scaling", 23.0, 5.0)]
+)
 def test_nbgrader_autograde_gives_the_later_solutions_full_marks(
-    name, points, tmp_path, monkeypatch
+    name, points, manual, tmp_path, monkeypatch
 ):
+    """Full autograded marks; the written answers (and a6's plot cell, run) left for manual grading."""
     monkeypatch.delenv("COURSE_QUICK", raising=False)  # nbgrader_config.py must set it
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
     shutil.copytree(ROOT / "solutions" / name, tmp_path / "solutions" / name)
@@ -34,6 +37,7 @@ def test_nbgrader_autograde_gives_the_later_solutions_full_marks(
 
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission(name, "alice")
-        assert (submission.score, submission.max_score) == (points, points)
+        assert (submission.score, submission.max_score) == (points, points + manual)
+        assert submission.needs_manual_grade
     graded = (tmp_path / "autograded" / "alice" / name / f"{name}.ipynb").read_text()
     assert "not checked in quick mode" in graded  # the training ran, as a smoke run

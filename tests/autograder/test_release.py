@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from autograder.assignments import registry
+from autograder.notebook.manual import manual_points
 from autograder.notebook.read import grade_id, is_grade, is_locked, is_solution, nbgrader_meta
 from autograder.release import (
     ReleaseError,
@@ -24,6 +25,11 @@ from autograder.release import (
 ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).parent / "files"
 SELFCHECK = registry.ROOT / "selfcheck.py"
+MANUAL = {  # assignment -> its manually graded answers and their points
+    "a1_attention": {"manual_gpu_speed": 3.0},
+    "a3_gpt": {"manual_attention_maps": 2.0, "manual_sampling": 2.0},
+    "a6_scaling": {"manual_measurements_plot": 2.0, "manual_measurements": 3.0},
+}
 ASSIGNMENTS = {
     "a1_attention": (
         20,
@@ -219,15 +225,27 @@ def test_graded_cells_ids_and_points(name):
     """Does each unit have a solution cell and a `test_<unit>` cell, with the stated total?"""
     total, units = ASSIGNMENTS[name]
     nb = nbformat.read(ROOT / "assignments" / name / f"{name}.ipynb", as_version=4)
-    solutions = [grade_id(c) for c in nb.cells if is_solution(c)]
-    tests = {grade_id(c): nbgrader_meta(c)["points"] for c in nb.cells if is_grade(c)}
+    manual = {gid: p for gid, p in manual_points(nb).items()}
+    assert manual == MANUAL.get(name, {})
+    solutions = [grade_id(c) for c in nb.cells if is_solution(c) and grade_id(c) not in manual]
+    tests = {
+        grade_id(c): nbgrader_meta(c)["points"]
+        for c in nb.cells
+        if is_grade(c) and grade_id(c) not in manual
+    }
     answers = [s for s in solutions if s.startswith("answer_")]
     assert solutions == units + answers and len(answers) == 3
     assert set(tests) == {f"test_{unit}" for unit in solutions}
     assert all(tests[f"test_{a}"] == 1 for a in answers)
     assert sum(tests.values()) == total
     intro = nb.cells[0].source
-    assert f"({total} points in all)" in intro
+    if manual:
+        stated = (
+            f"({total} points in all, graded automatically, and {sum(manual.values()):g} points"
+        )
+        assert stated in intro.replace("\n", " ")
+    else:
+        assert f"({total} points in all)" in intro
     for unit in units:
         assert re.search(rf"\| `{unit}\(.*\| {tests['test_' + unit]} \|", intro), unit
     for cell in nb.cells:
