@@ -38,14 +38,18 @@ def anchor(*parts):
 
 def _unit_view(unit, pairs, codes, threshold):
     shown = [p for p in pairs if p.score > threshold] or pairs[:1]
-    listed = [p for p in pairs if p.score > threshold] + [
-        p for p in pairs if p.score <= threshold
-    ][:LISTED]
+    listed = [p for p in pairs if p.score > threshold] + [p for p in pairs if p.score <= threshold][
+        :LISTED
+    ]
     return {
         "name": unit,
         "anchor": anchor("u", unit),
         "pairs": [
-            {"pair": p, "flagged": p.score > threshold, "anchor": anchor("p", unit, p.left, p.right)}
+            {
+                "pair": p,
+                "flagged": p.score > threshold,
+                "anchor": anchor("p", unit, p.left, p.right),
+            }
             for p in listed
         ],
         "more": len(pairs) - len(listed),
