@@ -7,6 +7,7 @@ python -m autograder grade a1_attention submitted/ --out build/grades/a1 \
 python -m autograder validate assignments/a1_attention/a1_attention.ipynb
 python -m autograder audit a3_gpt              # what the suite catches, on its catalog
 python -m autograder report build/grades/a1    # the class's HTML page (several: the term)
+python -m autograder similarity a1_attention submitted/ --out build/similarity/a1
 python -m autograder gradescope a1_attention --out build/gradescope/a1_attention.zip
 python -m autograder demo --out build/demo
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from autograder import cli_grade
 from autograder.cli_grade import add_isolation_arguments
 from autograder.reports import report_html
+from autograder.similarity import run as similarity
 from autograder.submissions import SubmissionsError
 
 
@@ -171,6 +173,7 @@ def main(argv=None):
     )
     p.set_defaults(func=validate)
     report_html.add_parser(sub)
+    similarity.add_parser(sub)
 
     args = parser.parse_args(argv)
     from autograder.sandbox import IsolationRefused

@@ -14,7 +14,9 @@
 5. build the Gradescope archive of the first assignment into OUT/gradescope/;
 6. write the class report of each assignment (OUT/course/grades/<assignment>/report.html)
    and of the term (OUT/course/grades/report.html);
-7. print a summary table per assignment, every output path, and the time of each step.
+7. compare the first assignment's students per unit (autograder.similarity) into
+   OUT/course/similarity/<assignment>/similarity.html;
+8. print a summary table per assignment, every output path, and the time of each step.
 
 OUT/course is the demo's own: it is deleted and rebuilt on every run, so earlier
 results never mix with new ones. Nothing else under OUT is touched.
@@ -35,6 +37,7 @@ from autograder.release import release_assignment
 from autograder.reports import gradebook, report_html
 from autograder.reports import results as reports
 from autograder.reports.late import LatePolicy
+from autograder.similarity import run as similarity
 
 REPO = Path(__file__).resolve().parents[1]
 DUEDATE = "2026-03-02 00:00:00.000000 UTC"  # the demo class's LATE student submits after it
@@ -51,6 +54,7 @@ class DemoResult:
     paths: dict  # what -> path
     seconds: dict  # step -> wall seconds
     table: str = ""
+    flagged: int = 0  # similarity pairs above the threshold in the first assignment
 
 
 def _timed(seconds, step, fn, *args, **kwargs):
@@ -171,8 +175,19 @@ def run(
         [grades / name for name in assignments],
         grades / "report.html",
     )
+    first = assignments[0]
+    checked = _timed(
+        seconds,
+        "similarity",
+        similarity.check,
+        first,
+        submitted,
+        out=course / "similarity" / first,
+        release_root=release_root,
+    )
+    paths["similarity"] = checked.report
     seconds["total"] = time.monotonic() - start
-    result = DemoResult(out, course, rows, labels, paths, seconds)
+    result = DemoResult(out, course, rows, labels, paths, seconds, flagged=checked.flagged)
     result.table = summary(result)
     print(result.table, file=stream)
     return result
@@ -223,6 +238,11 @@ def summary(result):
     if "gradescope" in result.paths:
         lines.append(f"Gradescope archive: {result.paths['gradescope']}")
     lines.append(f"term report:     {result.paths['report']}  (open it in a browser)")
+    if "similarity" in result.paths:
+        lines.append(
+            f"similarity:      {result.paths['similarity']}  "
+            f"({result.flagged} pair(s) above the threshold, for review)"
+        )
     lines += ["", "time per step:"]
     lines += [f"  {step:<28} {sec:7.1f} s" for step, sec in result.seconds.items()]
     return "\n".join(lines)
