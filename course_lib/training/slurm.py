@@ -38,6 +38,15 @@ def port_base(job_id=None):
     return PORT_BASE + MAX_TASKS_PER_NODE * (int(job_id) % slots)
 
 
+class _SlurmResolver(tf.distribute.cluster_resolver.SlurmClusterResolver):
+    """Reports the GPUs this task sees, not `gpus_per_task` (MultiWorkerMirroredStrategy
+    would place its replica on a GPU:0 that a CPU node does not have)."""
+
+    def num_accelerators(self, task_type=None, task_id=None, config_proto=None):
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        return {"GPU": gpus} if gpus else {}
+
+
 def slurm_resolver(base=None):
     """A `SlurmClusterResolver` for this step, with deterministic ports and GPUs left to Slurm.
 
@@ -53,7 +62,7 @@ def slurm_resolver(base=None):
             f"{per_node} tasks on one node: at most {MAX_TASKS_PER_NODE} are supported "
             "(one task per GPU, or one per node on CPUs)"
         )
-    return tf.distribute.cluster_resolver.SlurmClusterResolver(
+    return _SlurmResolver(
         port_base=port_base() if base is None else base,
         gpus_per_node=per_node,  # one "slot" per task: no nvidia-smi, no CUDA_VISIBLE_DEVICES
         gpus_per_task=1,

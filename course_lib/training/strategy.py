@@ -192,7 +192,7 @@ def _on(strategy, kind):
     return (
         isinstance(strategy, tf.distribute.TPUStrategy)
         if kind == "TPU"
-        else any(f"device:{kind}:" in d.upper() for d in worker_devices(strategy))
+        else any(f"DEVICE:{kind}:" in d.upper() for d in worker_devices(strategy))
     )
 
 
