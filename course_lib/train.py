@@ -15,12 +15,16 @@ Examples:
     python -m course_lib.train --out runs/gpt --resume          # continue after a crash
     python -m course_lib.train --compare-devices 20             # time 20 steps per device
     TF_CONFIG='{"cluster": ...}' python -m course_lib.train --strategy multiworker
+    python -m course_lib.train --submit --nodes 2 --gpus-per-node 4 --time 04:00:00 --out runs/gpt
+    srun -n 2 python -m course_lib.train --out runs/gpt   # inside a job: 2 workers
 """
 
 import argparse
 import os
 import sys
 import time
+
+from course_lib import sbatch
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -89,6 +93,12 @@ def parse_args(argv=None):
         help="time STEPS training steps on each device and exit",
     )
     add("--quiet", action="store_true", help="no progress bar")
+    add(
+        "--stop-signal",
+        metavar="SIG",
+        help="on this signal (e.g. USR1), save a checkpoint and exit with status 75",
+    )
+    sbatch.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -166,6 +176,7 @@ def run(args):
         seed=args.seed,
         callbacks=callbacks,
         mixed_precision=precision,
+        stop_signal=args.stop_signal,
     )
     if trainer.is_chief:
         print(
@@ -183,13 +194,46 @@ def run(args):
     return history
 
 
+def write_sbatch(args, argv):
+    """--sbatch / --submit: writes the script (and submits it) instead of training here."""
+    out = args.out or os.path.join("runs", f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
+    path = sbatch.write(args, argv, out)
+    print(f"sbatch script: {path}")
+    if args.submit:
+        job = sbatch.submit(path)
+        print(
+            f"submitted job {job}; log: {os.path.join(os.path.dirname(path), f'slurm-{job}.out')}"
+        )
+        print(f"follow it with: squeue -j {job}   (cancel: scancel {job})")
+    else:
+        print(f"submit it with: sbatch {path}")
+    return 0
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    try:
+        sbatch.check(args)
+        if args.sbatch or args.submit:
+            return write_sbatch(args, argv)
+    except sbatch.SbatchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from course_lib.data import DatasetUnavailableError
+    from course_lib.training.preemption import Preempted, signal_number
     from course_lib.training.strategy import UsageError
 
     try:
+        signal_number(args.stop_signal or "USR1")
+    except ValueError as err:
+        print(f"error: --stop-signal: {err}", file=sys.stderr)
+        return 2
+    try:
         run(args)
+    except Preempted as stop:
+        print(f"{stop}: continue with --resume and the same --out", file=sys.stderr)
+        return sbatch.REQUEUE_EXIT
     except (UsageError, DatasetUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

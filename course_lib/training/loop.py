@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from .callbacks import Checkpoints, default_callbacks, read_history
+from .preemption import Preempted, StopSignal
 from .schedule import WarmupCosine
 from .strategy import UsageError, describe, is_chief, split_batch, use_xla
 
@@ -142,12 +143,15 @@ class Trainer:
         keep_checkpoints: how many recent checkpoints to keep.
         jit_compile: None = `use_xla(strategy)`.
         verbose: print the strategy line and messages (chief only).
+        stop_signal: a signal name (`"USR1"`): on it, save a checkpoint after the
+            current step and raise `Preempted` (all workers stop at the same step).
     """
 
     def __init__(self, task, strategy, *, epochs, steps_per_epoch, global_batch, out_dir,
                  learning_rate=1e-3, warmup_steps=0, resume=False, seed=0, callbacks=None,
                  optimizer="adamw", weight_decay=0.01, mixed_precision=None,
-                 checkpoint_every=None, keep_checkpoints=3, jit_compile=None, verbose=True):  # fmt: skip
+                 checkpoint_every=None, keep_checkpoints=3, jit_compile=None, verbose=True,
+                 stop_signal=None):  # fmt: skip
         self.task, self.strategy = task, strategy
         self.epochs, self.steps_per_epoch = int(epochs), int(steps_per_epoch)
         self.total_steps = self.epochs * self.steps_per_epoch
@@ -169,6 +173,7 @@ class Trainer:
         self.jit_compile = use_xla(strategy) if jit_compile is None else jit_compile
         self.callbacks = default_callbacks() if callbacks is None else list(callbacks)
         self.history, self.model, self.step = [], None, 0
+        self.stop_signal, self.stopper = stop_signal, None
 
     def log(self, message):
         if self.verbose:
@@ -217,6 +222,16 @@ class Trainer:
     def fit(self):
         """Trains to `epochs * steps_per_epoch` steps and returns the history rows."""
         self._build()
+        if self.stop_signal:
+            self.stopper = StopSignal(self.strategy, self.stop_signal)
+        try:
+            return self._fit()
+        finally:
+            if self.stopper is not None:
+                self.stopper.close()
+            self.checkpoints.finish()
+
+    def _fit(self):
         self.step = self.checkpoints.restore() if self.resume else 0
         if self.is_chief and self.resume:
             self.history = [r for r in read_history(self.out_dir) if r["step"] <= self.step]
@@ -227,7 +242,6 @@ class Trainer:
         self._call("on_train_begin")
         while self.step < self.total_steps:
             self._run_epoch(iterator)
-        self.checkpoints.finish()
         if self.is_chief:
             self.model.save(os.path.join(self.out_dir, "model.keras"))
             self.task.samples(self.model, self.out_dir)
@@ -247,6 +261,10 @@ class Trainer:
             self._call("on_step_end", self.step, logs)
             if self.step % self.steps_per_epoch == 0:
                 break
+            if self.stopper is not None and self.stopper.requested():
+                self.checkpoints.save(self.step)
+                self.log(f"SIG{self.stopper.name}: checkpoint saved at step {self.step}.")
+                raise Preempted(self.step, self.stopper.name)
             if self.step % self.checkpoint_every == 0:
                 self.checkpoints.save(self.step)
         row = {"epoch": epoch + 1, "step": self.step}

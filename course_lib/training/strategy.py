@@ -2,7 +2,8 @@
 
 `select_strategy("auto")` picks a TPU, then `MirroredStrategy` over every GPU
 when there is more than one, then `OneDeviceStrategy` on the one GPU, then the
-CPU. Every function raises `UsageError` (a clear message, no traceback wanted
+CPU; inside an `srun` step of several tasks it builds `MultiWorkerMirroredStrategy`
+from the Slurm environment instead (training/slurm.py). Every function raises `UsageError` (a clear message, no traceback wanted
 by the CLI) for things the user can fix.
 
 Logical CPU devices (a real multi-replica setup without a GPU) must be created
@@ -16,6 +17,8 @@ import json
 import os
 
 import tensorflow as tf
+
+from . import slurm
 
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multiworker", "tpu")
 
@@ -64,11 +67,14 @@ def _tpu_strategy():
 
 def _multiworker_strategy():
     raw = os.environ.get("TF_CONFIG")
+    if not raw and slurm.in_multitask_step():
+        return _slurm_strategy()
     if not raw:
         raise UsageError(
             "--strategy multiworker needs the TF_CONFIG environment variable, e.g. "
             'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-            '"task": {"type": "worker", "index": 0}}\', set on every worker.'
+            '"task": {"type": "worker", "index": 0}}\', set on every worker, '
+            "or a Slurm step of several tasks (srun -n N python -m course_lib.train ...)."
         )
     try:
         config = json.loads(raw)
@@ -82,11 +88,26 @@ def _multiworker_strategy():
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def _slurm_strategy():
+    """MultiWorkerMirroredStrategy over the tasks of this `srun` step (see training/slurm.py)."""
+    try:
+        resolver = slurm.slurm_resolver()
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(f"Cannot read the Slurm step's layout: {error}.") from error
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+
+
 def _build(name):
     # Multi-worker collectives must be configured before TF initialises its devices,
     # so nothing here may list *logical* devices before that branch.
-    if name == "multiworker":
+    if name == "multiworker" or (name == "auto" and slurm.in_multitask_step()):
         return _multiworker_strategy()
+    if slurm.in_multitask_step():
+        raise UsageError(
+            f"--strategy {name} trains in one process, but srun started {slurm.step_tasks()} "
+            "tasks (each would train alone into the same --out): use --strategy auto "
+            "(or multiworker), or run one task (srun -n 1)."
+        )
     gpus = tf.config.list_physical_devices("GPU")
     if name == "auto":
         if _tpu_present():
@@ -171,7 +192,7 @@ def _on(strategy, kind):
     return (
         isinstance(strategy, tf.distribute.TPUStrategy)
         if kind == "TPU"
-        else any(f"device:{kind}:" in d.upper() for d in worker_devices(strategy))
+        else any(f"DEVICE:{kind}:" in d.upper() for d in worker_devices(strategy))
     )
 
 
