@@ -136,5 +136,7 @@ def _solution_sources(assignment):
         cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
         for cell in load_notebook(assignment, "solution")["cells"]
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+        and cell["cell_type"] == "code"
+        and not cell["metadata"]["nbgrader"].get("grade")  # a written answer, graded by hand
         and not cell["metadata"]["nbgrader"]["grade_id"].startswith("answer_")
     }
