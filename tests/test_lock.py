@@ -113,6 +113,7 @@ def test_grader_only_packages_are_not_base_dependencies():
         canonicalize_name(Requirement(r).name) for r in PYPROJECT["optional-dependencies"]["grader"]
     }
     assert grader == {
+        "copydetect",
         "nbgrader",
         "nbclient",
         "ipykernel",

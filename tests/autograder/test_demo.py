@@ -159,7 +159,8 @@ def test_cli_grade_with_json_answers_into_a_gradebook(ran, tmp_path, capsys):
     ours = _csv(out / "grades.csv")
     demo_rows = _csv(result.course / "grades" / A1 / "grades.csv")
     assert {s: r["score"] for s, r in ours.items()} == {s: r["score"] for s, r in demo_rows.items()}
-    assert gradebook.scores_in_gradebook(url, A1)[demo_class.REFERENCE] == (20.0, 20.0)
+    # nbgrader's max counts the 3-point written answer, which no autograder fills in
+    assert gradebook.scores_in_gradebook(url, A1)[demo_class.REFERENCE] == (20.0, 23.0)
     assert "scores recorded" in capsys.readouterr().out
 
 

@@ -54,7 +54,7 @@ def in_function_attacks(port, paths):
                         continue
                     for cell in cells:
                         meta = cell.get("metadata", {{}}).get("nbgrader", {{}})
-                        if meta.get("solution"):
+                        if cell["cell_type"] == "code" and meta.get("solution") and not meta.get("grade"):
                             code += "".join(cell["source"]) + "\\n"
             return code
         def scaled_dot_product_attention(query, key, value, mask=None):

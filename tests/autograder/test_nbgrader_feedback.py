@@ -14,12 +14,13 @@ import pytest
 
 from autograder.assignments.a1_attention.catalog.bugs import BUGS
 from autograder.demo_class import replace_cells, solved_notebook, write_notebook
-from tests.autograder.test_release import run_nbgrader
+from tests.autograder.test_release import MANUAL, run_nbgrader
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 A1 = "a1_attention"
 CORRECT, BUGGY = "alice", "bob"
+WRITTEN = sum(MANUAL[A1].values())  # nbgrader's max counts the written answer, ungraded yet
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,8 @@ def _score(page):
 
 
 def test_correct_submission_feedback_shows_full_marks(feedback):
-    """Does the solved notebook's feedback say 20 / 20, with every check ok?"""
-    assert _score(feedback[CORRECT]) == (20.0, 20.0)
+    """Does the solved notebook's feedback say 20 / 23 (all autograded points), every check ok?"""
+    assert _score(feedback[CORRECT]) == (20.0, 20.0 + WRITTEN)
     printed = _printed(feedback[CORRECT])
     assert "FAIL" not in printed
     assert "  ok    masked keys get zero weight" in printed
@@ -75,7 +76,7 @@ def test_correct_submission_feedback_shows_full_marks(feedback):
 def test_buggy_submission_feedback_shows_the_lost_points(feedback):
     """Does the missing 1/sqrt(d_k) cost its test cell and SelfAttention's (which uses it)?"""
     score, top = _score(feedback[BUGGY])
-    assert top == 20.0 and score < top
+    assert top == 20.0 + WRITTEN and score < top
     assert score == 20.0 - 6 - 7  # nbgrader scores a failing test cell 0, whole
     assert re.search(r"Score: 0\.0 / 6\.0", feedback[BUGGY])
 

@@ -333,7 +333,8 @@ def test_nbgrader_generate_assignment_agrees_with_our_release(course):
 
 @pytest.mark.slow
 def test_nbgrader_autograde_gives_the_solution_full_marks(course):
-    """Does nbgrader give 20/20 even when TensorFlow's first op runs inside a test cell?
+    """Does nbgrader give 20/20 autograded (of 23 with the written answer) even when
+    TensorFlow's first op runs inside a test cell?
 
     The setup cell's warm-up op is removed from the submission, so the cuInit
     message would land on stderr of the first test cell (scored 0 without our config).
@@ -351,4 +352,6 @@ def test_nbgrader_autograde_gives_the_solution_full_marks(course):
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission("a1_attention", "alice")
-        assert (submission.score, submission.max_score) == (20.0, 20.0)
+        manual = sum(MANUAL["a1_attention"].values())  # the written answer, still ungraded
+        assert (submission.score, submission.max_score) == (20.0, 20.0 + manual)
+        assert submission.needs_manual_grade
