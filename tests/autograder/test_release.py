@@ -28,7 +28,12 @@ SELFCHECK = registry.ROOT / "selfcheck.py"
 MANUAL = {  # assignment -> its manually graded answers and their points
     "a1_attention": {"manual_gpu_speed": 3.0},
     "a3_gpt": {"manual_attention_maps": 2.0, "manual_sampling": 2.0},
-    "a6_scaling": {"manual_measurements_plot": 2.0, "manual_measurements": 3.0},
+    "a6_scaling": {
+        "manual_measurements_plot": 2.0,
+        "manual_measurements": 3.0,
+        "manual_cost_plot": 1.0,
+        "manual_cost": 2.0,
+    },
 }
 ASSIGNMENTS = {
     "a1_attention": (
