@@ -12,6 +12,7 @@ import tokenize
 
 from autograder.assignments.registry import get_catalog
 from autograder.catalog import write_submission
+from autograder.notebook.read import is_manual, is_solution
 
 KEEP = {"self", "cls"}
 STUB_A, STUB_B = "stub_a", "stub_b"
@@ -135,8 +136,7 @@ def _solution_sources(assignment):
     return {
         cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
         for cell in load_notebook(assignment, "solution")["cells"]
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-        and cell["cell_type"] == "code"
-        and not cell["metadata"]["nbgrader"].get("grade")  # a written answer, graded by hand
+        if is_solution(cell)
+        and not is_manual(cell)  # a written answer or plot, graded by a person
         and not cell["metadata"]["nbgrader"]["grade_id"].startswith("answer_")
     }

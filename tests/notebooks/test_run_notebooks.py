@@ -91,7 +91,7 @@ def test_released_notebook_fails_only_on_todos(name, tmp_path):
         c.metadata.nbgrader.grade_id
         for c in nb_meta.cells
         if c.metadata.get("nbgrader", {}).get("solution")
-        and not c.metadata.nbgrader.get("grade")  # a written answer, graded by hand
+        and not is_manual(c)  # a written answer, graded by a person
         and not c.metadata.nbgrader.grade_id.startswith("answer_")
     ]
     assert failing_tests == {f"test_{unit}" for unit in units}
