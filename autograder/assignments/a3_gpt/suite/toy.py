@@ -50,13 +50,15 @@ class Toy:
 
     def greedy_hints(self, prompt, steps):
         """{label: path} of greedy decoding with common bugs."""
-        return {
-            "the logits of the first position are used instead of the last ([:, -1])": self.greedy(
-                prompt, steps, position=0
-            )[0],
-            "the context is cropped to the first max_len tokens instead of the last "
-            "(ids[:, -model.max_len:])": self.greedy(prompt, steps, crop_first=True)[0],
-        }
+        return {label: self.greedy(prompt, steps, **bug)[0] for label, bug in GREEDY_BUGS.items()}
+
+
+# The greedy-decoding bugs a hint names, as the `Toy.next_logits` arguments that reproduce them.
+GREEDY_BUGS = {
+    "the logits of the first position are used instead of the last ([:, -1])": {"position": 0},
+    "the context is cropped to the first max_len tokens instead of the last "
+    "(ids[:, -model.max_len:])": {"crop_first": True},
+}
 
 
 def tv(p, q):
@@ -121,8 +123,23 @@ def draw(rng):
         prompts["gen_seed"] = rng.integers(0, VOCAB, size=(3, 4))
         greedy = {cid: toy.greedy(prompts[cid], n) for cid, _, _, n, _ in GREEDY_CASES}
         right, wrong = distributions(toy, prompts["gen_dist"])
-        if min(m for _, m in greedy.values()) >= GREEDY_MARGIN and all(
-            tv(right, q) >= TV_GAP for q in wrong.values()
+        if (
+            min(m for _, m in greedy.values()) >= GREEDY_MARGIN
+            and all(tv(right, q) >= TV_GAP for q in wrong.values())
+            and all(_shows(toy, prompts, greedy, bug) for bug in GREEDY_BUGS.values())
         ):
             return toy, prompts, {cid: path for cid, (path, _) in greedy.items()}
     raise RuntimeError("could not draw a toy model with clear greedy margins")
+
+
+def _shows(toy, prompts, greedy, bug):
+    """Whether some greedy case's path under `bug` differs from the right one, by clear margins.
+
+    Only then does a float32 implementation with that bug reproduce the float64 path exactly,
+    so that its hint is named (a path near a tie could go either way).
+    """
+    for cid, _, _, n, _ in GREEDY_CASES:
+        path, margin = toy.greedy(prompts[cid], n, **bug)
+        if margin >= GREEDY_MARGIN and not np.array_equal(path, greedy[cid][0]):
+            return True
+    return False
