@@ -219,6 +219,11 @@ def score_step(ctx, job_results):
         if "__source__" in res.errors:  # failures in solution cells (helpers: our extraction's)
             lines = res.errors["__source__"].splitlines()
             failed_cells.update(x for x in lines if not x.partition(":")[0][5:].isdigit())
+        if "__strays__" in res.errors:
+            ctx.result.notes.append(
+                "Processes that your cells started and left running were stopped before "
+                "grading (graded code must not depend on them)."
+            )
         if "__forbidden__" in res.errors:
             ctx.result.notes.append(
                 f"Forbidden APIs were called at run time: {res.errors['__forbidden__']}."

@@ -18,7 +18,8 @@ Refinements of the job format agreed for the grading suites:
   raised; the names defined before the failure stay usable), ``__harness__`` (the job could
   not be set up; status "crashed"), ``__inject__<Name>``, ``__forbid__<api>`` (a forbid
   entry did not resolve), ``__forbidden__`` (the forbidden APIs the submission touched,
-  even if it caught the error), ``__result__`` (the parent rejected result.npz or
+  even if it caught the error), ``__strays__`` (processes the cells left running were
+  killed before the calls; slot uid only), ``__result__`` (the parent rejected result.npz or
   errors.json). A call without a result after a crash or timeout gets "not run: ...".
 - ``value`` calls: a str or a set/list of str becomes the sorted, de-duplicated uint8 codes of
   its letters, upper-cased (``{"b", "D"}`` -> ``[66, 68]``).

@@ -189,6 +189,8 @@ def _wait(pid: int, fds: list[int], limits, watch, uid) -> dict:
     timed_out, over_disk, waitstatus, usage = False, False, None, None
     open_fds = list(fds)
     while waitstatus is None or open_fds:
+        if waitstatus is None:
+            _reap_orphans(pid)
         timeout = deadline - time.monotonic() if waitstatus is None else 2.0
         if watch is not None and waitstatus is None:
             timeout = min(timeout, WATCH_SECONDS)
@@ -230,6 +232,23 @@ def _wait(pid: int, fds: list[int], limits, watch, uid) -> dict:
     for fd in fds:
         os.close(fd)
     return outcome
+
+
+def _reap_orphans(sandbox: int) -> None:
+    """Reap the dead processes the job orphaned (this is their subreaper), not the sandbox.
+
+    A zombie still counts for its uid's RLIMIT_NPROC: a killed fork bomb's would keep the
+    job from starting a thread until the job ends.
+    """
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid == sandbox:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info.si_pid, 0)
 
 
 def _end_leftovers(uid: int | None) -> None:

@@ -161,48 +161,64 @@ def kill_uid(uid: int, seconds: float = 5.0) -> None:
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-        if not _tasks_of_uid(uid) or time.monotonic() > deadline:
-            return
+        if not _tasks_of_uid(uid, live=True) or time.monotonic() > deadline:
+            return  # zombies left: sweep_children reaps them (they came back to a subreaper)
         time.sleep(0.005)
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
+def _descendants(root: int) -> dict[int, str]:
+    """``{pid: state letter}`` of every process below ``root`` (from /proc's stat files)."""
+    parent, state = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, IndexError, ValueError):
             with open(f"/proc/{entry}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            if int(fields[1]) == pid:
-                kids.append(int(entry))
-    return kids
+            parent[int(entry)], state[int(entry)] = int(fields[1]), fields[0].decode()
+    below, todo = {}, [root]
+    children = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    while todo:
+        for kid in children.get(todo.pop(), []):
+            if kid not in below:
+                below[kid] = state[kid]
+                todo.append(kid)
+    return below
 
 
 def sweep_children(seconds: float = 5.0) -> int:
-    """Kill and reap every descendant of this process (a child subreaper); return how many."""
-    me, killed = os.getpid(), 0
+    """Kill and reap every descendant of this process (a child subreaper); return how many.
+
+    Stop first, then kill: every descendant gets SIGSTOP until all are stopped (a stopped
+    process cannot fork), and only then SIGKILL. Killing a fork bomb one generation at a
+    time loses the race (its children come back to this subreaper, forking) and leaves it
+    running when no uid or PID namespace ends it: the unprivileged host.
+    """
+    me, killed = os.getpid(), set()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        kids = _children(me)
-        for kid in kids:
+        live = {p: s for p, s in _descendants(me).items() if s not in "ZXx"}
+        running = [p for p, s in live.items() if s not in "Tt"]
+        for pid in running or live:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(kid, signal.SIGKILL)
-        killed += len(kids)
+                os.kill(pid, signal.SIGSTOP if running else signal.SIGKILL)
+        killed.update(() if running else live)
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return killed
+                return len(killed)
             if pid == 0:
                 break
-        if not kids:
+        if not live:
             time.sleep(0.01)
-    return killed
+    return len(killed)
 
 
-def _tasks_of_uid(uid: int) -> dict[int, int]:
-    """``{pid: threads}`` of the processes whose real uid is ``uid``."""
+def _tasks_of_uid(uid: int, live: bool = False) -> dict[int, int]:
+    """``{pid: threads}`` of the processes whose real uid is ``uid`` (``live``: no zombies)."""
     tasks = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -210,7 +226,8 @@ def _tasks_of_uid(uid: int) -> dict[int, int]:
         with contextlib.suppress(OSError, ValueError, IndexError, KeyError):
             with open(f"/proc/{entry}/status") as f:
                 fields = dict(line.split(":", 1) for line in f if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
+            dead = fields["State"].strip().startswith(("Z", "X"))
+            if int(fields["Uid"].split()[0]) == uid and not (live and dead):
                 tasks[int(entry)] = int(fields["Threads"])
     return tasks
 

@@ -131,6 +131,23 @@ def test_a_cell_that_never_ends_fails_alone_under_the_soft_limit(zygote, tmp_pat
     np.testing.assert_allclose(result.arrays["d"], 2 * inputs["x"], rtol=1e-6)
 
 
+def test_a_cell_that_timed_out_is_not_run_again_by_the_later_phases(zygote, tmp_path, inputs):
+    """Each phase executes the notebook again: a cell past its soft limit (4 s of the 8 s
+    wall limit) in phase a fails at once in b and c, so the bundle ends well within it."""
+    bundle = tmp_path / "bundle"
+    for name in "abc":
+        _phase(bundle / name, [_double(f"{name}1")], inputs, source=SOURCE + SLOW_CELL,
+               limits={"wall_seconds": 8})  # fmt: skip
+    write_bundle(bundle, list("abc"))
+    result = zygote.run(bundle)
+    assert result.status == "ok", result.exit_detail
+    finished, rerun = split_bundle(result, _specs(bundle, list("abc")))
+    assert rerun == [] and result.wall_seconds < 8
+    for name in "abc":
+        np.testing.assert_allclose(finished[name].arrays[f"{name}1"], 2 * inputs["x"], rtol=1e-6)
+    assert "not rerun" in result.errors["__source__"]
+
+
 def test_a_bundle_gets_the_largest_budget_and_the_sum_of_the_result_caps(tmp_path, inputs):
     bundle = tmp_path / "bundle"
     _phase(bundle / "a", [_double("a1")], inputs, limits={"wall_seconds": 5, "max_arrays": 10})

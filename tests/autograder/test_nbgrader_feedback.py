@@ -10,11 +10,13 @@ import shutil
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.assignments.a1_attention.catalog.bugs import BUGS
 from autograder.demo_class import replace_cells, solved_notebook, write_notebook
 from tests.autograder.test_release import MANUAL, run_nbgrader
+from tests.notebooks.outputs import check_solution_outputs
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +26,8 @@ WRITTEN = sum(MANUAL[A1].values())  # nbgrader's max counts the written answer, 
 
 
 @pytest.fixture(scope="module")
-def feedback(tmp_path_factory):
-    """`{student: feedback HTML}` after the real nbgrader commands on a temporary course."""
+def course(tmp_path_factory):
+    """A temporary course after the real nbgrader commands (autograde, generate_feedback)."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / A1, course / "solutions" / A1)
@@ -43,12 +45,24 @@ def feedback(tmp_path_factory):
         f"\nnbgrader generate_assignment + autograde (2) + generate_feedback: "
         f"{time.monotonic() - start:.1f} s"
     )
+    return course
+
+
+@pytest.fixture(scope="module")
+def feedback(course):
+    """`{student: feedback HTML}` of nbgrader's generate_feedback."""
     pages = {}
     for student in (CORRECT, BUGGY):
         path = course / "feedback" / student / A1 / f"{A1}.html"
         assert path.is_file(), f"no feedback for {student}: {sorted(course.rglob('*.html'))}"
         pages[student] = path.read_text(encoding="utf-8")
     return pages
+
+
+def test_solved_notebook_runs_clean_under_nbgrader(course):
+    """What tests/notebooks checks of the other solutions, on nbgrader's executed copy."""
+    executed = course / "autograded" / CORRECT / A1 / f"{A1}.ipynb"
+    check_solution_outputs(nbformat.read(executed, as_version=4))
 
 
 def _printed(page):

@@ -380,6 +380,37 @@ def test_fork_bomb_is_contained(zygote, honest, tmp_path):
     assert result.status == "timeout"
 
 
+@pytest.mark.slow
+def test_processes_a_cell_leaves_are_stopped_before_the_calls(zygote, honest, tmp_path):
+    """A fork bomb at a cell's top level, cut by the soft limit: with a slot uid its
+    processes are killed before the calls, which then run unstarved; without one (the
+    unprivileged host) the supervisor's sweep at the end is what stops them, all of them."""
+    token = "agb" + os.urandom(4).hex()
+    source = f"""
+        # --- cell bomb
+        import ctypes, os
+        ctypes.CDLL(None).prctl(15, b"{token}", 0, 0, 0)  # PR_SET_NAME: every fork's name
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+        # --- cell rest
+        def double(x):
+            return x * 2
+    """
+    limits = {"wall_seconds": 8, "nproc": 32}
+    result = _run_attack(zygote, honest, tmp_path, source, [_fn("double")], limits=limits)
+    assert _host_processes_with(token) == []  # on every host: the sweep stops them all
+    if zygote.host == "nobody":  # starved calls: a timeout, most likely
+        assert "__strays__" not in result.errors
+        return
+    assert result.status == "ok", result.exit_detail
+    assert "cell bomb" in result.errors["__source__"]
+    assert "were stopped" in result.errors["__strays__"]
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+
+
 def _host_processes_with(token: str) -> list[str]:
     """Processes whose command line or name (``comm``) holds ``token``."""
     found = []
