@@ -27,9 +27,7 @@ import contextlib
 import io
 import json
 import os
-import signal
 import sys
-import time
 import traceback
 import types
 
@@ -42,22 +40,16 @@ from autograder.sandbox.calls import reference, run_call, to_arrays
 from autograder.sandbox.forbid import Forbid
 from autograder.sandbox.imports import isolate_imports
 from autograder.sandbox.protocol import CELL_MARKER, KEY_BYTES, SEALED_FILE, seal
-from autograder.sandbox.uids import UID_BASE
+from autograder.sandbox.runaway import CallTimeout, soft_limit, stop_strays
 
 # Captured at import, in the zygote, before any submission runs (see the module docstring).
 _open, _write, _close, _read, _replace = os.open, os.write, os.close, os.read, os.replace
 _savez, _dumps, _BytesIO = np.savez, json.dumps, io.BytesIO
-_kill, _waitpid, _getuid, _getpid = os.kill, os.waitpid, os.getuid, os.getpid
-_sleep, _monotonic = time.sleep, time.monotonic
-_listdir, _open_text, _fork = os.listdir, open, os.fork
 
 TRACEBACK_LINES = 20
 _TIMED_OUT = {}  # {cell source: message}: cells past their soft limit in this job's process
+__all__ = ["CallTimeout", "run_job"]
 HARNESS_FAILED = 2  # exit code when the job could not be set up (see errors["__harness__"])
-
-
-class CallTimeout(Exception):
-    """A call ran past its soft time limit."""
 
 
 class _Results:
@@ -193,7 +185,7 @@ def _run_phase(job_dir: str, job: dict, results, forbid, first: bool) -> int:
     objects: dict[str, object] = {}
     for call in job.get("calls", []):
         call_id = str(call.get("id"))
-        limit = _soft_limit(soft)
+        limit = soft_limit(soft)
         try:
             forbid.reapply(namespace)
             with limit:
@@ -245,7 +237,7 @@ def _exec_submission(path: str, results: _Results, inject=None, soft=None) -> di
     Each cell runs under a soft time limit of half the job's: a cell that loops forever fails
     on its own, and the calls still run. A later phase of the bundle does not run that cell
     again (it fails the same way at once), and processes the cells left running (a fork bomb
-    that would starve the calls) are stopped before the calls (`_stop_strays`).
+    that would starve the calls) are stopped before the calls (`runaway.stop_strays`).
     """
     module = types.ModuleType("submission")
     module.__file__ = path
@@ -262,7 +254,7 @@ def _exec_submission(path: str, results: _Results, inject=None, soft=None) -> di
         if code in _TIMED_OUT:  # an earlier phase of this bundle: it would again
             failures.append(f"cell {label}: {_TIMED_OUT[code]} (in an earlier phase; not rerun)")
             continue
-        limit = _soft_limit(soft, "the cell (a loop that never ends at its top level?)")
+        limit = soft_limit(soft, "the cell (a loop that never ends at its top level?)")
         try:
             with limit:
                 exec(compile(code, path, "exec"), module.__dict__)
@@ -274,50 +266,9 @@ def _exec_submission(path: str, results: _Results, inject=None, soft=None) -> di
                 _TIMED_OUT[code] = last
     if failures:
         results.error("__source__", text="\n".join(failures))
-    if _stop_strays():
+    if stop_strays():
         results.error("__strays__", text="processes started by the cells were stopped")
     return module.__dict__
-
-
-def _stop_strays(seconds: float = 2.0) -> bool:
-    """Kill the processes the cells left running (a fork bomb), before the graded calls.
-
-    Only under a slot uid, which no process outside this job has: kill(-1) then reaches
-    this job's processes and no other, and never the caller. Without one (an unprivileged
-    grader) the supervisor's sweep at the end of the job is all there is. kill(-1) says
-    nothing of whom it reached, so /proc tells whether any process of the uid is left;
-    done when two looks in a row find none, zombies included (they count for RLIMIT_NPROC,
-    and TensorFlow could not start a thread: the supervisor reaps the orphaned ones).
-    """
-    if _getuid() < UID_BASE or not _others_of_uid():
-        return False
-    deadline, quiet = _monotonic() + seconds, 0
-    while quiet < 2 and _monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            _kill(-1, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            while _waitpid(-1, os.WNOHANG)[0]:
-                pass
-        quiet = quiet + 1 if not _others_of_uid() else 0
-        _sleep(0.005)
-    return True
-
-
-def _others_of_uid() -> int:
-    """How many processes of this uid other than this one exist (zombies included)."""
-    me, uid, found = str(_getpid()), str(_getuid()), 0
-    try:
-        pids = [p for p in _listdir("/proc") if p.isdigit() and p != me]
-    except OSError:
-        return 1  # cannot tell: kill anyway
-    for pid in pids:
-        try:
-            with _open_text(f"/proc/{pid}/status") as f:
-                uid_line = next(line for line in f if line.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        found += uid_line.split()[1] == uid
-    return found
 
 
 def _inject(namespace: dict, inject: dict, results: _Results):
@@ -326,48 +277,3 @@ def _inject(namespace: dict, inject: dict, results: _Results):
             namespace[name] = reference(ref)
         except BaseException as exc:
             results.error(f"__inject__{name}", exc)
-
-
-class _soft_limit:
-    """SIGALRM after `seconds`, raising CallTimeout, then again every REFIRE seconds.
-
-    Again, because the first may land in code that swallows it: an at-fork or weakref
-    callback ("Exception ignored in ...", what a fork bomb's loop spends its time in), or
-    the submission's own `except Exception`; and `os.fork` raises it too until the block
-    is left, so that a fork loop ends at its next fork. It stops when the block is left.
-    """
-
-    REFIRE = 0.05
-
-    def __init__(self, seconds, what="call"):
-        self.seconds, self.what, self.active = seconds, what, False
-
-    def _alarm(self, signum, frame):
-        if not self.active:
-            return
-        signal.setitimer(signal.ITIMER_REAL, self.REFIRE)
-        os.fork = self._refuse_fork  # a fork loop spends its time in at-fork callbacks
-        raise CallTimeout(self._message())
-
-    def _message(self):
-        return f"{self.what} exceeded its soft time limit of {self.seconds:g} s"
-
-    def _refuse_fork(self):
-        raise CallTimeout(self._message() + " (os.fork refused after it)")
-
-    def __enter__(self):
-        if self.seconds:
-            self.active = True
-            signal.signal(signal.SIGALRM, self._alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def stop(self):
-        """Idempotent: also called by an except clause, in case a re-fire hit __exit__."""
-        self.active = False
-        if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            os.fork = _fork

@@ -1,0 +1,112 @@
+"""Runaway submissions in the jail: soft time limits that hold, and the processes a cell left.
+
+Imported by the harness in the zygote, before any submission exists: the functions used
+here are captured at import, so a submission cannot replace them.
+
+- :class:`soft_limit`: SIGALRM raising :class:`CallTimeout` after a cell's or a call's share
+  of the time, fired again until the block is left and with ``os.fork`` refused meanwhile,
+  because a fork loop spends its time in at-fork callbacks that swallow exceptions;
+- :func:`stop_strays`: under a slot uid, kill the processes the cells left running (a fork
+  bomb) before the graded calls, which would otherwise run starved.
+"""
+
+import contextlib
+import os
+import signal
+import time
+
+from autograder.sandbox.uids import UID_BASE
+
+_kill, _waitpid, _getuid, _getpid = os.kill, os.waitpid, os.getuid, os.getpid
+_sleep, _monotonic = time.sleep, time.monotonic
+_listdir, _open_text, _fork = os.listdir, open, os.fork
+
+
+class CallTimeout(Exception):
+    """A call ran past its soft time limit."""
+
+
+def stop_strays(seconds: float = 2.0) -> bool:
+    """Kill the processes the cells left running (a fork bomb), before the graded calls.
+
+    Only under a slot uid, which no process outside this job has: kill(-1) then reaches
+    this job's processes and no other, and never the caller. Without one (an unprivileged
+    grader) the supervisor's sweep at the end of the job is all there is. kill(-1) says
+    nothing of whom it reached, so /proc tells whether any process of the uid is left;
+    done when two looks in a row find none, zombies included (they count for RLIMIT_NPROC,
+    and TensorFlow could not start a thread: the supervisor reaps the orphaned ones).
+    """
+    if _getuid() < UID_BASE or not others_of_uid():
+        return False
+    deadline, quiet = _monotonic() + seconds, 0
+    while quiet < 2 and _monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            _kill(-1, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while _waitpid(-1, os.WNOHANG)[0]:
+                pass
+        quiet = quiet + 1 if not others_of_uid() else 0
+        _sleep(0.005)
+    return True
+
+
+def others_of_uid() -> int:
+    """How many processes of this uid other than this one exist (zombies included)."""
+    me, uid, found = str(_getpid()), str(_getuid()), 0
+    try:
+        pids = [p for p in _listdir("/proc") if p.isdigit() and p != me]
+    except OSError:
+        return 1  # cannot tell: kill anyway
+    for pid in pids:
+        try:
+            with _open_text(f"/proc/{pid}/status") as f:
+                uid_line = next(line for line in f if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        found += uid_line.split()[1] == uid
+    return found
+
+
+class soft_limit:
+    """SIGALRM after `seconds`, raising CallTimeout, then again every REFIRE seconds.
+
+    Again, because the first may land in code that swallows it: an at-fork or weakref
+    callback ("Exception ignored in ...", what a fork bomb's loop spends its time in), or
+    the submission's own `except Exception`; and `os.fork` raises it too until the block
+    is left, so that a fork loop ends at its next fork. It stops when the block is left.
+    """
+
+    REFIRE = 0.05
+
+    def __init__(self, seconds, what="call"):
+        self.seconds, self.what, self.active = seconds, what, False
+
+    def _alarm(self, signum, frame):
+        if not self.active:
+            return
+        signal.setitimer(signal.ITIMER_REAL, self.REFIRE)
+        os.fork = self._refuse_fork  # a fork loop spends its time in at-fork callbacks
+        raise CallTimeout(self._message())
+
+    def _message(self):
+        return f"{self.what} exceeded its soft time limit of {self.seconds:g} s"
+
+    def _refuse_fork(self):
+        raise CallTimeout(self._message() + " (os.fork refused after it)")
+
+    def __enter__(self):
+        if self.seconds:
+            self.active = True
+            signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        """Idempotent: also called by an except clause, in case a re-fire hit __exit__."""
+        self.active = False
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            os.fork = _fork
