@@ -48,7 +48,6 @@ _savez, _dumps, _BytesIO = np.savez, json.dumps, io.BytesIO
 
 TRACEBACK_LINES = 20
 _TIMED_OUT = {}  # {cell source: message}: cells past their soft limit in this job's process
-__all__ = ["CallTimeout", "run_job"]
 HARNESS_FAILED = 2  # exit code when the job could not be set up (see errors["__harness__"])
 
 

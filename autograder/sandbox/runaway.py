@@ -15,11 +15,11 @@ import os
 import signal
 import time
 
-from autograder.sandbox.uids import UID_BASE
+from autograder.sandbox import uids
 
 _kill, _waitpid, _getuid, _getpid = os.kill, os.waitpid, os.getuid, os.getpid
 _sleep, _monotonic = time.sleep, time.monotonic
-_listdir, _open_text, _fork = os.listdir, open, os.fork
+_fork = os.fork
 
 
 class CallTimeout(Exception):
@@ -36,7 +36,7 @@ def stop_strays(seconds: float = 2.0) -> bool:
     done when two looks in a row find none, zombies included (they count for RLIMIT_NPROC,
     and TensorFlow could not start a thread: the supervisor reaps the orphaned ones).
     """
-    if _getuid() < UID_BASE or not others_of_uid():
+    if _getuid() < uids.UID_BASE or not _others_of_uid():
         return False
     deadline, quiet = _monotonic() + seconds, 0
     while quiet < 2 and _monotonic() < deadline:
@@ -45,26 +45,14 @@ def stop_strays(seconds: float = 2.0) -> bool:
         with contextlib.suppress(ChildProcessError):
             while _waitpid(-1, os.WNOHANG)[0]:
                 pass
-        quiet = quiet + 1 if not others_of_uid() else 0
+        quiet = quiet + 1 if not _others_of_uid() else 0
         _sleep(0.005)
     return True
 
 
-def others_of_uid() -> int:
-    """How many processes of this uid other than this one exist (zombies included)."""
-    me, uid, found = str(_getpid()), str(_getuid()), 0
-    try:
-        pids = [p for p in _listdir("/proc") if p.isdigit() and p != me]
-    except OSError:
-        return 1  # cannot tell: kill anyway
-    for pid in pids:
-        try:
-            with _open_text(f"/proc/{pid}/status") as f:
-                uid_line = next(line for line in f if line.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        found += uid_line.split()[1] == uid
-    return found
+def _others_of_uid() -> int:
+    """How many processes of this uid besides this one exist, zombies included."""
+    return len(uids.tasks_of_uid(_getuid()).keys() - {_getpid()})
 
 
 class soft_limit:

@@ -161,7 +161,7 @@ def kill_uid(uid: int, seconds: float = 5.0) -> None:
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-        if not _tasks_of_uid(uid, live=True) or time.monotonic() > deadline:
+        if not tasks_of_uid(uid, live=True) or time.monotonic() > deadline:
             return  # zombies left: sweep_children reaps them (they came back to a subreaper)
         time.sleep(0.005)
 
@@ -217,7 +217,7 @@ def sweep_children(seconds: float = 5.0) -> int:
     return len(killed)
 
 
-def _tasks_of_uid(uid: int, live: bool = False) -> dict[int, int]:
+def tasks_of_uid(uid: int, live: bool = False) -> dict[int, int]:
     """``{pid: threads}`` of the processes whose real uid is ``uid`` (``live``: no zombies)."""
     tasks = {}
     for entry in os.listdir("/proc"):
@@ -234,4 +234,4 @@ def _tasks_of_uid(uid: int, live: bool = False) -> dict[int, int]:
 
 def threads_of_uid(uid: int) -> int:
     """How many tasks (threads included) the real uid ``uid`` has now (RLIMIT_NPROC counts them)."""
-    return sum(_tasks_of_uid(uid).values())
+    return sum(tasks_of_uid(uid).values())
