@@ -40,7 +40,7 @@ from autograder.sandbox.calls import reference, run_call, to_arrays
 from autograder.sandbox.forbid import Forbid
 from autograder.sandbox.imports import isolate_imports
 from autograder.sandbox.protocol import CELL_MARKER, KEY_BYTES, SEALED_FILE, seal
-from autograder.sandbox.runaway import CallTimeout, soft_limit, stop_strays
+from autograder.sandbox.runaway import SOFT_SHARE, CallTimeout, Runaways, soft_limit, stop_strays
 
 # Captured at import, in the zygote, before any submission runs (see the module docstring).
 _open, _write, _close, _read, _replace = os.open, os.write, os.close, os.read, os.replace
@@ -157,7 +157,7 @@ def _between_phases():
 def _run_phase(job_dir: str, job: dict, results, forbid, first: bool) -> int:
     """Set up one job's imports, run its submission and calls; 0, or HARNESS_FAILED."""
     limits = protocol.Limits.from_dict(job.get("limits"))
-    soft = limits.call_seconds or limits.wall_seconds
+    soft = limits.call_seconds or limits.wall_seconds * SOFT_SHARE
     try:
         inputs = _load_inputs(os.path.join(job_dir, protocol.INPUTS_FILE))
         site = None
@@ -178,13 +178,20 @@ def _run_phase(job_dir: str, job: dict, results, forbid, first: bool) -> int:
     # The given names are there while the submission runs (a class may subclass a given
     # layer) and injected again after it, so a graded unit always uses the references.
     source = os.path.join(job_dir, job["source"])
-    namespace = _exec_submission(source, results, job.get("inject"), limits.wall_seconds / 2)
+    namespace = _exec_submission(
+        source, results, job.get("inject"), limits.wall_seconds * SOFT_SHARE
+    )
     _inject(namespace, job.get("inject") or {}, results)
     results.flush()
     objects: dict[str, object] = {}
+    slow = Runaways()
     for call in job.get("calls", []):
         call_id = str(call.get("id"))
-        limit = soft_limit(soft)
+        if skipped := slow.skip(call):
+            results.error(call_id, text=skipped)
+            results.flush()
+            continue
+        limit = soft_limit(soft, f"the call of {slow.unit(call)}")
         try:
             forbid.reapply(namespace)
             with limit:
@@ -193,6 +200,7 @@ def _run_phase(job_dir: str, job: dict, results, forbid, first: bool) -> int:
                 results.arrays.update(to_arrays(outputs, call_id))
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             limit.stop()
+            slow.record(call, exc)
             results.error(call_id, exc)
         results.flush()
     return 0
@@ -233,7 +241,7 @@ def _cells(source: str):
 def _exec_submission(path: str, results: _Results, inject=None, soft=None) -> dict:
     """Run the submission cell by cell, as a notebook would; a failing cell skips only itself.
 
-    Each cell runs under a soft time limit of half the job's: a cell that loops forever fails
+    Each cell runs under a soft time limit of a quarter of the job's: a cell that loops forever fails
     on its own, and the calls still run. A later phase of the bundle does not run that cell
     again (it fails the same way at once), and processes the cells left running (a fork bomb
     that would starve the calls) are stopped before the calls (`runaway.stop_strays`).

@@ -82,7 +82,7 @@ class Limits:
     file_bytes: int = 64 << 20  # RLIMIT_FSIZE, and the size of the out/ tmpfs
     nproc: int = 64  # RLIMIT_NPROC of the per-slot uid (threads count too)
     output_bytes: int = 64 << 10  # stdout and stderr are each kept up to this size
-    call_seconds: float | None = None  # soft per-call limit (SIGALRM); None: wall_seconds
+    call_seconds: float | None = None  # soft per-call limit (SIGALRM); None: wall / 4
     tmp_bytes: int = 64 << 20  # size of the private /tmp tmpfs
     max_arrays: int = 512  # result.npz: at most this many arrays
     result_bytes: int = 64 << 20  # result.npz: at most this many bytes of array data

@@ -7,7 +7,10 @@ here are captured at import, so a submission cannot replace them.
   of the time, fired again until the block is left and with ``os.fork`` refused meanwhile,
   because a fork loop spends its time in at-fork callbacks that swallow exceptions;
 - :func:`stop_strays`: under a slot uid, kill the processes the cells left running (a fork
-  bomb) before the graded calls, which would otherwise run starved.
+  bomb) before the graded calls, which would otherwise run starved;
+- :class:`Runaways`: once a call of a unit ran past its limit, the unit's later calls in the
+  job fail at once, so one endless loop costs a quarter of the job's time, not all of it,
+  and the other units' calls still run.
 """
 
 import contextlib
@@ -22,8 +25,40 @@ _sleep, _monotonic = time.sleep, time.monotonic
 _fork = os.fork
 
 
+SOFT_SHARE = 0.25  # a cell's and a call's soft limit: this share of the job's wall limit
+
+
 class CallTimeout(Exception):
     """A call ran past its soft time limit."""
+
+
+class Runaways:
+    """The units of one job whose calls ran past their soft limit; their later calls are skipped.
+
+    A unit is a function's or class's name; a call on an object counts for the class it was
+    constructed from (its construct call's name).
+    """
+
+    def __init__(self):
+        self.timed_out, self.class_of = {}, {}
+
+    def unit(self, call: dict) -> str:
+        if call.get("kind") == "construct":
+            self.class_of[str(call.get("id"))] = str(call.get("name"))
+        if call.get("object") is not None:
+            return self.class_of.get(str(call["object"]), str(call["object"]))
+        return str(call.get("name"))
+
+    def skip(self, call: dict) -> str | None:
+        """Why `call` is not run (an earlier call of its unit timed out), or None."""
+        unit = self.unit(call)
+        if unit in self.timed_out:
+            return f"not run: an earlier call timed out ({self.timed_out[unit]})"
+        return None
+
+    def record(self, call: dict, exc: BaseException):
+        if isinstance(exc, CallTimeout):
+            self.timed_out[self.unit(call)] = str(exc)
 
 
 def stop_strays(seconds: float = 2.0) -> bool:
@@ -77,7 +112,7 @@ class soft_limit:
         raise CallTimeout(self._message())
 
     def _message(self):
-        return f"{self.what} exceeded its soft time limit of {self.seconds:g} s"
+        return f"{self.what} exceeded its soft time limit of {self.seconds:.3g} s"
 
     def _refuse_fork(self):
         raise CallTimeout(self._message() + " (os.fork refused after it)")

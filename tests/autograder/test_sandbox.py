@@ -342,6 +342,39 @@ def test_soft_call_limit_lets_later_calls_run(zygote, honest, tmp_path):
     np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
 
 
+def test_a_unit_whose_call_timed_out_is_not_called_again(zygote, honest, tmp_path):
+    """Without call_seconds a call gets a quarter of the wall limit (2 s of 8); after one
+    call of `spin` times out, its later calls fail at once, those of the class Spinner too
+    (a call on another of its objects), and the other units still run: the job ends in
+    about two soft limits, well inside the wall limit it would otherwise reach."""
+    source = """
+        def spin(x):
+            while True:
+                pass
+        def double(x):
+            return x * 2
+        class Spinner:
+            def __init__(self, k):
+                self.k = k
+            def __call__(self, x):
+                while self.k:
+                    pass
+    """
+    new = [{"id": f"s{i}", "kind": "construct", "name": "Spinner", "kwargs": {"k": 1}}
+           for i in (1, 2)]  # fmt: skip
+    on = [{"id": f"c{i}", "kind": "call", "object": f"s{i}", "args": [{"array": "x"}]}
+          for i in (1, 2)]  # fmt: skip
+    calls = [_fn("spin"), {**_fn("spin"), "id": "spin2"}, _fn("double"), *new, *on]
+    result = _run_attack(zygote, honest, tmp_path, source, calls, limits={"wall_seconds": 8})
+    assert result.status == "ok", result.exit_detail
+    assert "the call of spin exceeded its soft time limit of 2 s" in result.errors["spin"]
+    assert result.errors["spin2"].startswith("not run: an earlier call timed out")
+    assert "the call of Spinner exceeded" in result.errors["c1"]
+    assert result.errors["c2"].startswith("not run: an earlier call timed out (the call of Spinner")
+    np.testing.assert_array_equal(result.arrays["double"], [2, 4, 6, 8])
+    assert result.wall_seconds < 6
+
+
 def test_memory_bomb_is_contained(zygote, honest, tmp_path):
     """Does a submission that allocates without bound hit the address-space limit?"""
     source = """
@@ -365,7 +398,8 @@ def test_memory_bomb_is_contained(zygote, honest, tmp_path):
 
 @pytest.mark.slow
 def test_fork_bomb_is_contained(zygote, honest, tmp_path):
-    """Is a fork bomb capped by RLIMIT_NPROC and every fork killed at the wall limit?"""
+    """Is a fork bomb in a call capped by RLIMIT_NPROC, cut by the call's soft limit (1 s
+    of 4) or else by the wall limit, and every fork killed when the job ends?"""
     source = """
         import os
         def bomb(x):
@@ -377,7 +411,8 @@ def test_fork_bomb_is_contained(zygote, honest, tmp_path):
     """
     limits = {"wall_seconds": 4, "nproc": 32}
     result = _run_attack(zygote, honest, tmp_path, source, [_fn("bomb")], limits=limits)
-    assert result.status == "timeout"
+    assert result.status == "timeout" or "CallTimeout" in result.errors["bomb"], result.errors
+    assert "bomb" not in result.arrays
 
 
 @pytest.mark.slow
