@@ -27,10 +27,11 @@ demo: $(STAMP)
 	$(BIN)/python -m autograder demo --out build/demo
 
 # Two pytest-xdist workers; a module (or a test class) stays on one worker, so its shared
-# fixtures (a catalog's audit, a zygote, a kernel) are built once. WORKERS=0 runs in-process.
+# fixtures (a catalog's audit, a zygote, a kernel) are built once; the longest scopes start
+# first (tests/conftest.py, tests/scope_seconds.json). WORKERS=0 runs in-process.
 WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --durations=30
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder --durations=30
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
