@@ -144,7 +144,8 @@ def add_parser(sub):
         type=float,
         metavar="SECONDS",
         help="wall-clock and CPU limit of each sandbox job (default: 60; a suite may raise it "
-        "for its training units)",
+        "for its training units); a cell or a graded call that runs past a quarter of it "
+        "fails on its own",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
