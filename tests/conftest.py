@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
     test class) in this order when it runs out, so the longest start first and the short
     ones fill in around them (longest-first scheduling), instead of one long module running
     alone at the end. The seconds per scope are those measured in scope_seconds.json;
-    scopes not in it go last, in collection order.
+    scopes not in it follow, those with a slow test first, each group in collection order.
     """
     if not config.getoption("--platforms"):
         dropped = [item for item in items if item.get_closest_marker("platform")]
@@ -52,10 +52,18 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=dropped)
             items[:] = [item for item in items if not item.get_closest_marker("platform")]
     seconds = json.loads(SECONDS.read_text()) if SECONDS.exists() else {}
-    first = {}
+    first, slow = {}, set()
     for index, item in enumerate(items):
         first.setdefault(scope(item.nodeid), index)
-    items.sort(key=lambda it: (-seconds.get(scope(it.nodeid), 0.0), first[scope(it.nodeid)]))
+        if item.get_closest_marker("slow"):
+            slow.add(scope(item.nodeid))
+    items.sort(
+        key=lambda it: (
+            -seconds.get(scope(it.nodeid), 0.0),
+            scope(it.nodeid) not in slow,
+            first[scope(it.nodeid)],
+        )
+    )
 
 
 _spent = {}
@@ -69,7 +77,7 @@ def pytest_sessionfinish(session):
     """Write the seconds each scope took to build/test-seconds.json (in the xdist controller,
     or a run without xdist); copy it over tests/scope_seconds.json to refresh the order."""
     if hasattr(session.config, "workerinput") or len(_spent) < 50:
-        return
+        return  # a worker, or a run of a few modules: not a record of the whole suite
     RECORD.parent.mkdir(exist_ok=True)
     ordered = dict(sorted(((k, round(v, 1)) for k, v in _spent.items()), key=lambda kv: -kv[1]))
     RECORD.write_text(json.dumps(ordered, indent=1) + "\n")

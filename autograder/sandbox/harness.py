@@ -241,8 +241,8 @@ def _cells(source: str):
 def _exec_submission(path: str, results: _Results, inject=None, soft=None) -> dict:
     """Run the submission cell by cell, as a notebook would; a failing cell skips only itself.
 
-    Each cell runs under a soft time limit of a quarter of the job's: a cell that loops forever fails
-    on its own, and the calls still run. A later phase of the bundle does not run that cell
+    Each cell runs under a soft time limit of a quarter of the job's: a cell that loops
+    forever fails on its own, and the calls still run. A later phase of the bundle does not run that cell
     again (it fails the same way at once), and processes the cells left running (a fork bomb
     that would starve the calls) are stopped before the calls (`runaway.stop_strays`).
     """

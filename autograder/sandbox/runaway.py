@@ -43,14 +43,17 @@ class Runaways:
         self.timed_out, self.class_of = {}, {}
 
     def unit(self, call: dict) -> str:
-        if call.get("kind") == "construct":
-            self.class_of[str(call.get("id"))] = str(call.get("name"))
         if call.get("object") is not None:
             return self.class_of.get(str(call["object"]), str(call["object"]))
         return str(call.get("name"))
 
     def skip(self, call: dict) -> str | None:
-        """Why `call` is not run (an earlier call of its unit timed out), or None."""
+        """Why `call` is not run (an earlier call of its unit timed out), or None.
+
+        Asked of every call in order, so it also learns which class each object is of.
+        """
+        if call.get("kind") == "construct":
+            self.class_of[str(call.get("id"))] = str(call.get("name"))
         unit = self.unit(call)
         if unit in self.timed_out:
             return f"not run: an earlier call timed out ({self.timed_out[unit]})"

@@ -325,17 +325,19 @@ def test_cpu_limit_stops_a_spinner_ignoring_sigxcpu(zygote, honest, tmp_path):
     assert result.wall_seconds < 30
 
 
+SPIN_AND_DOUBLE = """
+    def spin(x):
+        while True:
+            pass
+    def double(x):
+        return x * 2
+"""
+
+
 def test_soft_call_limit_lets_later_calls_run(zygote, honest, tmp_path):
     """Does a per-call soft limit stop one slow call and let the next ones run?"""
-    source = """
-        def spin(x):
-            while True:
-                pass
-        def double(x):
-            return x * 2
-    """
     limits = {"wall_seconds": 20, "call_seconds": 1}
-    result = _run_attack(zygote, honest, tmp_path, source, [_fn("spin"), _fn("double")],
+    result = _run_attack(zygote, honest, tmp_path, SPIN_AND_DOUBLE, [_fn("spin"), _fn("double")],
                          limits=limits)  # fmt: skip
     assert result.status == "ok"
     assert "CallTimeout" in result.errors["spin"]
@@ -347,19 +349,17 @@ def test_a_unit_whose_call_timed_out_is_not_called_again(zygote, honest, tmp_pat
     call of `spin` times out, its later calls fail at once, those of the class Spinner too
     (a call on another of its objects), and the other units still run: the job ends in
     about two soft limits, well inside the wall limit it would otherwise reach."""
-    source = """
-        def spin(x):
-            while True:
+    source = (
+        SPIN_AND_DOUBLE
+        + """
+    class Spinner:
+        def __init__(self, k):
+            self.k = k
+        def __call__(self, x):
+            while self.k:
                 pass
-        def double(x):
-            return x * 2
-        class Spinner:
-            def __init__(self, k):
-                self.k = k
-            def __call__(self, x):
-                while self.k:
-                    pass
-    """
+"""
+    )
     new = [{"id": f"s{i}", "kind": "construct", "name": "Spinner", "kwargs": {"k": 1}}
            for i in (1, 2)]  # fmt: skip
     on = [{"id": f"c{i}", "kind": "call", "object": f"s{i}", "args": [{"array": "x"}]}
